@@ -1,0 +1,571 @@
+//! The Profile aggregate: the holdings of one account, per asset `available` and `held`.
+//!
+//! Funding credits `available`; placing an order moves its hold from `available` to `held`;
+//! fills settle the hold (a buy spends held quote and receives base, a sell spends held base and
+//! receives quote); a final state releases whatever is still held. All amounts are exact decimals
+//! and no balance ever goes below zero.
+
+pub mod order;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::event_names;
+use crate::ids::{AccountId, IdentityId, OrderId, ProfileId};
+use crate::money::{Amount, Asset};
+use crate::services::{LookupError, Services};
+use crate::violation::{Problem, Violations};
+use crate::vocab::{IdentityStatus, OrderSide};
+pub use order::{Hold, OrderOutcome, OrderRequest, ReportedOrderState};
+
+/// One asset's balance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    /// Free to trade or withdraw.
+    pub available: Amount,
+    /// Set aside for open orders.
+    pub held: Amount,
+}
+
+/// How money arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FundingMethod {
+    /// A real deposit.
+    Deposit,
+    /// Sandbox test funds (mirrored as a sandbox deposit).
+    SandboxTestFunds,
+}
+
+/// The commands a profile accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProfileCommand {
+    /// Open the profile of a newly opened account.
+    Open {
+        /// The profile's id.
+        profile_id: ProfileId,
+        /// Its account.
+        account_id: AccountId,
+        /// The account's owner.
+        owner: IdentityId,
+    },
+    /// Credit `available`. A funding id seen before is ignored, so retries are safe.
+    Fund {
+        /// The caller's id of this funding (a deposit reference).
+        funding_id: String,
+        /// The asset.
+        asset: Asset,
+        /// How much (positive).
+        amount: Amount,
+        /// How it arrived.
+        method: FundingMethod,
+    },
+    /// Place an order and take its hold.
+    PlaceOrder(OrderRequest),
+    /// Record an order's progress as reported by the venue. `amount_filled` is cumulative, so
+    /// reporting the same state twice changes nothing.
+    RecordOrderUpdate {
+        /// The order.
+        order_id: OrderId,
+        /// Its state.
+        state: ReportedOrderState,
+        /// Base amount filled so far (cumulative).
+        amount_filled: Amount,
+        /// Volume-weighted average fill price so far (required once anything filled).
+        average_price: Option<Amount>,
+        /// Why, for rejections and cancellations.
+        reason: Option<String>,
+    },
+}
+
+/// What happened to a profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ProfileEvent {
+    /// The profile was opened.
+    ProfileOpened {
+        /// The profile's id.
+        profile_id: ProfileId,
+        /// Its account.
+        account_id: AccountId,
+        /// The account's owner.
+        owner: IdentityId,
+    },
+    /// `available` was credited.
+    ProfileFunded {
+        /// The caller's id of the funding.
+        funding_id: String,
+        /// The asset.
+        asset: Asset,
+        /// How much.
+        amount: Amount,
+        /// How it arrived.
+        method: FundingMethod,
+    },
+    /// An order was placed; `hold` moved from `available` to `held`.
+    OrderPlaced {
+        /// The order.
+        order: OrderRequest,
+        /// What it holds.
+        hold: Hold,
+    },
+    /// Part (or the rest) of an order executed.
+    OrderFilled {
+        /// The order.
+        order_id: OrderId,
+        /// Base asset bought or sold by this fill.
+        base_amount: Amount,
+        /// Quote asset paid or received by this fill.
+        quote_amount: Amount,
+        /// Base filled so far, including this fill.
+        cumulative_base: Amount,
+        /// Quote exchanged so far, including this fill.
+        cumulative_quote: Amount,
+    },
+    /// The order reached a final state; `released` went back from `held` to `available`.
+    OrderClosed {
+        /// The order.
+        order_id: OrderId,
+        /// How it ended.
+        outcome: OrderOutcome,
+        /// What was still held and is now free.
+        released: Amount,
+        /// Why, for rejections and cancellations.
+        reason: Option<String>,
+    },
+}
+
+impl DomainEvent for ProfileEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::ProfileOpened { .. } => event_names::PROFILE_OPENED,
+            Self::ProfileFunded { .. } => event_names::PROFILE_FUNDED,
+            Self::OrderPlaced { .. } => event_names::ORDER_PLACED,
+            Self::OrderFilled { .. } => event_names::ORDER_FILLED,
+            Self::OrderClosed { .. } => event_names::ORDER_CLOSED,
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        event_names::PROFILE_EVENT_VERSION.to_owned()
+    }
+}
+
+/// Why a profile command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProfileError {
+    /// Fields are wrong; fix each named field.
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    /// The profile does not exist; open its account first.
+    #[error("profile has not been opened")]
+    NotOpened,
+    /// The profile was already opened (for another account).
+    #[error("profile was already opened")]
+    AlreadyOpened,
+    /// The owner may not place this order: not approved, or disabled and buying.
+    #[error("owner identity is {status}: {side} orders are not allowed")]
+    OwnerNotAllowed {
+        /// The owner's status.
+        status: IdentityStatus,
+        /// The refused side.
+        side: OrderSide,
+    },
+    /// The account is closed or missing; no orders.
+    #[error("account {0} is not open")]
+    AccountNotOpen(AccountId),
+    /// `available` does not cover the hold; fund the profile or order less.
+    #[error("insufficient funds: {needed} {asset} needed, {available} available")]
+    InsufficientFunds {
+        /// The asset.
+        asset: Asset,
+        /// Available now.
+        available: Amount,
+        /// Needed for the hold.
+        needed: Amount,
+    },
+    /// The order id is already in use; use a new id.
+    #[error("order {0} already exists")]
+    DuplicateOrder(OrderId),
+    /// No such order on this profile.
+    #[error("order {0} does not exist on this profile")]
+    UnknownOrder(OrderId),
+    /// The update contradicts what was recorded (less filled than before, more than ordered or
+    /// held, a closed order reopened); investigate the venue's report, do not retry.
+    #[error("order {order_id}: {problem}")]
+    InconsistentUpdate {
+        /// The order.
+        order_id: OrderId,
+        /// What contradicts.
+        problem: &'static str,
+    },
+    /// A lookup failed; retry when the store is reachable.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+}
+
+/// An order still holding funds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenOrder {
+    /// The order as placed.
+    pub request: OrderRequest,
+    /// The hold taken.
+    pub hold: Hold,
+    /// What is still held.
+    pub held: Amount,
+    /// Base filled so far.
+    pub filled_base: Amount,
+    /// Quote exchanged so far.
+    pub filled_quote: Amount,
+}
+
+/// An order that reached a final state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedOrder {
+    /// How it ended.
+    pub outcome: OrderOutcome,
+    /// Base filled in total.
+    pub filled_base: Amount,
+}
+
+/// The state of one profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    profile_id: Option<ProfileId>,
+    account_id: Option<AccountId>,
+    owner: Option<IdentityId>,
+    balances: BTreeMap<Asset, Balance>,
+    open_orders: BTreeMap<OrderId, OpenOrder>,
+    closed_orders: BTreeMap<OrderId, ClosedOrder>,
+    fundings: BTreeSet<String>,
+}
+
+impl Profile {
+    /// The profile's id, once opened.
+    pub fn profile_id(&self) -> Option<ProfileId> {
+        self.profile_id
+    }
+
+    /// The account, once opened.
+    pub fn account_id(&self) -> Option<AccountId> {
+        self.account_id
+    }
+
+    /// The owner identity, once opened.
+    pub fn owner(&self) -> Option<IdentityId> {
+        self.owner
+    }
+
+    /// Every asset's balance.
+    pub fn balances(&self) -> &BTreeMap<Asset, Balance> {
+        &self.balances
+    }
+
+    /// One asset's balance (zero when never touched).
+    pub fn balance(&self, asset: &Asset) -> Balance {
+        self.balances.get(asset).copied().unwrap_or_default()
+    }
+
+    /// Orders still holding funds.
+    pub fn open_orders(&self) -> &BTreeMap<OrderId, OpenOrder> {
+        &self.open_orders
+    }
+
+    /// Orders in a final state.
+    pub fn closed_orders(&self) -> &BTreeMap<OrderId, ClosedOrder> {
+        &self.closed_orders
+    }
+
+    fn opened(&self) -> Result<(AccountId, IdentityId), ProfileError> {
+        self.account_id
+            .zip(self.owner)
+            .ok_or(ProfileError::NotOpened)
+    }
+
+    async fn place(
+        &self,
+        order: OrderRequest,
+        services: &Services,
+    ) -> Result<ProfileEvent, ProfileError> {
+        let (account_id, owner) = self.opened()?;
+        if self.open_orders.contains_key(&order.order_id)
+            || self.closed_orders.contains_key(&order.order_id)
+        {
+            return Err(ProfileError::DuplicateOrder(order.order_id));
+        }
+        let hold = order.hold().map_err(ProfileError::Invalid)?;
+        let status = services
+            .directory
+            .identity(owner)
+            .await?
+            .map(|f| f.status)
+            .ok_or_else(|| LookupError(format!("owner identity {owner} is missing")))?;
+        let allowed = match status {
+            IdentityStatus::Approved => true,
+            IdentityStatus::Disabled => order.side == OrderSide::Sell,
+            _ => false,
+        };
+        if !allowed {
+            return Err(ProfileError::OwnerNotAllowed {
+                status,
+                side: order.side,
+            });
+        }
+        let account_open = services
+            .directory
+            .account(account_id)
+            .await?
+            .is_some_and(|a| a.open);
+        if !account_open {
+            return Err(ProfileError::AccountNotOpen(account_id));
+        }
+        let available = self.balance(&hold.asset).available;
+        if available < hold.amount {
+            return Err(ProfileError::InsufficientFunds {
+                asset: hold.asset,
+                available,
+                needed: hold.amount,
+            });
+        }
+        Ok(ProfileEvent::OrderPlaced { order, hold })
+    }
+
+    fn record_update(
+        &self,
+        order_id: OrderId,
+        state: ReportedOrderState,
+        amount_filled: Amount,
+        average_price: Option<Amount>,
+        reason: Option<String>,
+    ) -> Result<Vec<ProfileEvent>, ProfileError> {
+        self.opened()?;
+        let inconsistent = |problem| ProfileError::InconsistentUpdate { order_id, problem };
+        if let Some(closed) = self.closed_orders.get(&order_id) {
+            return if Some(closed.outcome) == state.outcome() && closed.filled_base == amount_filled
+            {
+                Ok(Vec::new()) // the final state reported again
+            } else {
+                Err(inconsistent(
+                    "the order is already closed with another outcome",
+                ))
+            };
+        }
+        let open = self
+            .open_orders
+            .get(&order_id)
+            .ok_or(ProfileError::UnknownOrder(order_id))?;
+        if amount_filled < open.filled_base {
+            return Err(inconsistent("amount_filled went down"));
+        }
+        let cumulative_quote = if amount_filled.is_zero() {
+            Amount::ZERO
+        } else {
+            let price = average_price.ok_or_else(|| {
+                let mut v = Violations::new();
+                v.push("average_price", Problem::Missing);
+                ProfileError::Invalid(v)
+            })?;
+            amount_filled
+                .checked_mul(price)
+                .ok_or(inconsistent("fill value overflows"))?
+        };
+        if open.request.base_amount.is_some_and(|b| amount_filled > b) {
+            return Err(inconsistent("more filled than ordered"));
+        }
+        let (spent_before, spent_now) = match open.request.side {
+            OrderSide::Buy => (open.filled_quote, cumulative_quote),
+            OrderSide::Sell => (open.filled_base, amount_filled),
+        };
+        if spent_now > open.hold.amount {
+            return Err(inconsistent("fills exceed the hold"));
+        }
+        if spent_now < spent_before {
+            return Err(inconsistent("fill value went down"));
+        }
+        let mut events = Vec::new();
+        if amount_filled > open.filled_base {
+            events.push(ProfileEvent::OrderFilled {
+                order_id,
+                base_amount: amount_filled
+                    .checked_sub(open.filled_base)
+                    .unwrap_or_default(),
+                quote_amount: cumulative_quote
+                    .checked_sub(open.filled_quote)
+                    .unwrap_or_default(),
+                cumulative_base: amount_filled,
+                cumulative_quote,
+            });
+        }
+        if let Some(outcome) = state.outcome() {
+            let still_held = open.hold.amount.checked_sub(spent_now).unwrap_or_default();
+            events.push(ProfileEvent::OrderClosed {
+                order_id,
+                outcome,
+                released: still_held,
+                reason,
+            });
+        }
+        Ok(events)
+    }
+
+    fn balance_mut(&mut self, asset: &Asset) -> &mut Balance {
+        self.balances.entry(asset.clone()).or_default()
+    }
+}
+
+impl Aggregate for Profile {
+    const TYPE: &'static str = event_names::PROFILE;
+    type Command = ProfileCommand;
+    type Event = ProfileEvent;
+    type Error = ProfileError;
+    type Services = Services;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &cqrs_es::event_sink::EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let events = match command {
+            ProfileCommand::Open {
+                profile_id,
+                account_id,
+                owner,
+            } => match self.account_id {
+                Some(existing) if existing == account_id => Vec::new(),
+                Some(_) => return Err(ProfileError::AlreadyOpened),
+                None => vec![ProfileEvent::ProfileOpened {
+                    profile_id,
+                    account_id,
+                    owner,
+                }],
+            },
+            ProfileCommand::Fund {
+                funding_id,
+                asset,
+                amount,
+                method,
+            } => {
+                self.opened()?;
+                let mut v = Violations::new();
+                if funding_id.trim().is_empty() {
+                    v.push("funding_id", Problem::Missing);
+                }
+                if amount.is_zero() {
+                    v.push("amount", crate::money::AmountError::Zero);
+                }
+                if !v.is_empty() {
+                    return Err(ProfileError::Invalid(v));
+                }
+                if self.fundings.contains(&funding_id) {
+                    Vec::new()
+                } else {
+                    vec![ProfileEvent::ProfileFunded {
+                        funding_id,
+                        asset,
+                        amount,
+                        method,
+                    }]
+                }
+            }
+            ProfileCommand::PlaceOrder(order) => vec![self.place(order, services).await?],
+            ProfileCommand::RecordOrderUpdate {
+                order_id,
+                state,
+                amount_filled,
+                average_price,
+                reason,
+            } => self.record_update(order_id, state, amount_filled, average_price, reason)?,
+        };
+        for event in events {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        // Every amount below was checked by `handle` before the event existed; saturating
+        // arithmetic only guards replays of foreign logs from panicking.
+        match event {
+            ProfileEvent::ProfileOpened {
+                profile_id,
+                account_id,
+                owner,
+            } => {
+                self.profile_id = Some(profile_id);
+                self.account_id = Some(account_id);
+                self.owner = Some(owner);
+            }
+            ProfileEvent::ProfileFunded {
+                funding_id,
+                asset,
+                amount,
+                ..
+            } => {
+                self.fundings.insert(funding_id);
+                let b = self.balance_mut(&asset);
+                b.available = b.available.checked_add(amount).unwrap_or(b.available);
+            }
+            ProfileEvent::OrderPlaced { order, hold } => {
+                let b = self.balance_mut(&hold.asset);
+                b.available = b.available.checked_sub(hold.amount).unwrap_or_default();
+                b.held = b.held.checked_add(hold.amount).unwrap_or(b.held);
+                self.open_orders.insert(
+                    order.order_id,
+                    OpenOrder {
+                        held: hold.amount,
+                        hold,
+                        request: order,
+                        filled_base: Amount::ZERO,
+                        filled_quote: Amount::ZERO,
+                    },
+                );
+            }
+            ProfileEvent::OrderFilled {
+                order_id,
+                base_amount,
+                quote_amount,
+                cumulative_base,
+                cumulative_quote,
+            } => {
+                let Some(open) = self.open_orders.get_mut(&order_id) else {
+                    return;
+                };
+                open.filled_base = cumulative_base;
+                open.filled_quote = cumulative_quote;
+                let market = open.request.market;
+                let (spent_asset, spent, received_asset, received) = match open.request.side {
+                    OrderSide::Buy => (market.quote(), quote_amount, market.base(), base_amount),
+                    OrderSide::Sell => (market.base(), base_amount, market.quote(), quote_amount),
+                };
+                open.held = open.held.checked_sub(spent).unwrap_or_default();
+                let b = self.balance_mut(&spent_asset);
+                b.held = b.held.checked_sub(spent).unwrap_or_default();
+                let b = self.balance_mut(&received_asset);
+                b.available = b.available.checked_add(received).unwrap_or(b.available);
+            }
+            ProfileEvent::OrderClosed {
+                order_id,
+                outcome,
+                released,
+                ..
+            } => {
+                let Some(open) = self.open_orders.remove(&order_id) else {
+                    return;
+                };
+                let b = self.balance_mut(&open.hold.asset);
+                b.held = b.held.checked_sub(released).unwrap_or_default();
+                b.available = b.available.checked_add(released).unwrap_or(b.available);
+                self.closed_orders.insert(
+                    order_id,
+                    ClosedOrder {
+                        outcome,
+                        filled_base: open.filled_base,
+                    },
+                );
+            }
+        }
+    }
+}
