@@ -15,6 +15,7 @@ pub mod money;
 pub mod pii;
 pub mod profile;
 pub mod services;
+pub mod summary;
 pub mod values;
 pub mod violation;
 pub mod vocab;

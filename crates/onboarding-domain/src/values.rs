@@ -26,6 +26,9 @@ pub enum ValueError {
     /// The value used a character outside the allowed set.
     #[error("may only contain letters, digits, spaces and / ? : ( ) . , & ' + -")]
     BadCharacters,
+    /// The value holds characters other than printable ASCII.
+    #[error("may only contain printable ASCII characters")]
+    NotPrintable,
     /// Not an ISO 3166-1 alpha-3 country code.
     #[error("must be an ISO 3166-1 alpha-3 country code, e.g. USA")]
     NotACountry,
@@ -74,6 +77,23 @@ impl Text {
         let allowed = |c: char| c.is_ascii_alphanumeric() || " /?:().,&'+-".contains(c);
         if !value.chars().all(allowed) {
             return Err(ValueError::BadCharacters);
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// Checks `value` (trimmed): non-empty, at most `max` characters, printable ASCII only. For
+    /// references and contact fields where Paxos sets no character pattern (verification ids,
+    /// phone numbers, professions).
+    pub fn parse_printable(value: &str, max: usize) -> Result<Self, ValueError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(ValueError::Empty);
+        }
+        if value.chars().count() > max {
+            return Err(ValueError::TooLong { max });
+        }
+        if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+            return Err(ValueError::NotPrintable);
         }
         Ok(Self(value.to_owned()))
     }

@@ -390,9 +390,13 @@ fn parse_person(
         d.cip_id_type.as_deref(),
         d.cip_id_country.as_deref(),
     );
-    let phone_number = p.opt_text(&f("phone_number"), d.phone_number.as_deref(), 50);
+    let phone_number = p.optional(&f("phone_number"), d.phone_number.as_deref(), |s| {
+        Text::parse_printable(s, 50)
+    });
     let email = p.email(&f("email"), d.email.as_deref());
-    let profession = p.opt_text(&f("profession"), d.profession.as_deref(), max);
+    let profession = p.optional(&f("profession"), d.profession.as_deref(), |s| {
+        Text::parse_printable(s, max)
+    });
     let country_of_birth = p.optional(
         &f("country_of_birth"),
         d.country_of_birth.as_deref(),
@@ -421,10 +425,10 @@ fn parse_person(
                 .map_err(|_| ValueError::NotATimestamp)
         },
     );
-    let verification_id = p.text(
+    let verification_id = p.required(
         &f("passthrough_verification_id"),
         d.passthrough_verification_id.as_deref(),
-        max,
+        |s| Text::parse_printable(s, max),
     );
     let status = p.vocab(
         &f("passthrough_verification_status"),
@@ -522,7 +526,9 @@ fn parse_institution(
     let name = p.text(&f("name"), d.name.as_deref(), max);
     let business_address = p.address(&f("business_address"), d.business_address);
     let incorporation_address = p.address(&f("incorporation_address"), d.incorporation_address);
-    let phone_number = p.opt_text(&f("phone_number"), d.phone_number.as_deref(), 50);
+    let phone_number = p.optional(&f("phone_number"), d.phone_number.as_deref(), |s| {
+        Text::parse_printable(s, 50)
+    });
     let email = p.email(&f("email"), d.email.as_deref());
     let institution_type = p.vocab(&f("institution_type"), d.institution_type.as_deref());
     let institution_sub_type = p.vocab(

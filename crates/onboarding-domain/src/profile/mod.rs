@@ -367,22 +367,31 @@ impl Profile {
                 v.push("average_price", Problem::Missing);
                 ProfileError::Invalid(v)
             })?;
-            amount_filled
-                .checked_mul(price)
-                .ok_or(inconsistent("fill value overflows"))?
+            if amount_filled == open.filled_base {
+                // Nothing more executed: what was settled stands, whatever average price is
+                // reported again. Re-pricing settled fills would leave part of the hold
+                // stranded in `held` once the order closes.
+                open.filled_quote
+            } else {
+                amount_filled
+                    .checked_mul(price)
+                    .ok_or(inconsistent("fill value overflows"))?
+            }
         };
         if open.request.base_amount.is_some_and(|b| amount_filled > b) {
             return Err(inconsistent("more filled than ordered"));
         }
-        let (spent_before, spent_now) = match open.request.side {
-            OrderSide::Buy => (open.filled_quote, cumulative_quote),
-            OrderSide::Sell => (open.filled_base, amount_filled),
+        // Quote exchanged only grows, on both sides: a sell whose proceeds went down would
+        // otherwise be credited as if nothing had been received before.
+        if cumulative_quote < open.filled_quote {
+            return Err(inconsistent("fill value went down"));
+        }
+        let spent_now = match open.request.side {
+            OrderSide::Buy => cumulative_quote,
+            OrderSide::Sell => amount_filled,
         };
         if spent_now > open.hold.amount {
             return Err(inconsistent("fills exceed the hold"));
-        }
-        if spent_now < spent_before {
-            return Err(inconsistent("fill value went down"));
         }
         let mut events = Vec::new();
         if amount_filled > open.filled_base {
@@ -410,8 +419,101 @@ impl Profile {
         Ok(events)
     }
 
+    /// The balance changes `event` makes, in order.
+    fn movements(&self, event: &ProfileEvent) -> Vec<Movement> {
+        let movement = |asset: Asset, slot, credit, amount| Movement {
+            asset,
+            slot,
+            credit,
+            amount,
+        };
+        match event {
+            ProfileEvent::ProfileOpened { .. } => Vec::new(),
+            ProfileEvent::ProfileFunded { asset, amount, .. } => {
+                vec![movement(asset.clone(), Slot::Available, true, *amount)]
+            }
+            ProfileEvent::OrderPlaced { hold, .. } => vec![
+                movement(hold.asset.clone(), Slot::Available, false, hold.amount),
+                movement(hold.asset.clone(), Slot::Held, true, hold.amount),
+            ],
+            ProfileEvent::OrderFilled {
+                order_id,
+                base_amount,
+                quote_amount,
+                ..
+            } => {
+                let Some(open) = self.open_orders.get(order_id) else {
+                    return Vec::new();
+                };
+                let market = open.request.market;
+                let (spent_asset, spent, received_asset, received) = match open.request.side {
+                    OrderSide::Buy => (market.quote(), quote_amount, market.base(), base_amount),
+                    OrderSide::Sell => (market.base(), base_amount, market.quote(), quote_amount),
+                };
+                vec![
+                    movement(spent_asset, Slot::Held, false, *spent),
+                    movement(received_asset, Slot::Available, true, *received),
+                ]
+            }
+            ProfileEvent::OrderClosed {
+                order_id, released, ..
+            } => {
+                let Some(open) = self.open_orders.get(order_id) else {
+                    return Vec::new();
+                };
+                vec![
+                    movement(open.hold.asset.clone(), Slot::Held, false, *released),
+                    movement(open.hold.asset.clone(), Slot::Available, true, *released),
+                ]
+            }
+        }
+    }
+
+    /// Whether every balance change of `events` is exact: nothing goes below zero and no sum
+    /// needs more digits than a decimal holds. Events that do not settle are never emitted, so
+    /// `apply` never has to drop or invent money.
+    fn settles(&self, events: &[ProfileEvent]) -> bool {
+        let mut balances = self.balances.clone();
+        events.iter().all(|event| {
+            self.movements(event).iter().all(|m| {
+                let b = balances.entry(m.asset.clone()).or_default();
+                let slot = m.slot.of(b);
+                let moved = if m.credit {
+                    slot.checked_add(m.amount)
+                } else {
+                    slot.checked_sub(m.amount)
+                };
+                moved.map(|x| *slot = x).is_some()
+            })
+        })
+    }
+
     fn balance_mut(&mut self, asset: &Asset) -> &mut Balance {
         self.balances.entry(asset.clone()).or_default()
+    }
+}
+
+/// One change to one balance.
+struct Movement {
+    asset: Asset,
+    slot: Slot,
+    credit: bool,
+    amount: Amount,
+}
+
+/// The part of a balance a movement changes.
+#[derive(Clone, Copy)]
+enum Slot {
+    Available,
+    Held,
+}
+
+impl Slot {
+    fn of(self, balance: &mut Balance) -> &mut Amount {
+        match self {
+            Self::Available => &mut balance.available,
+            Self::Held => &mut balance.held,
+        }
     }
 }
 
@@ -428,6 +530,19 @@ impl Aggregate for Profile {
         services: &Self::Services,
         sink: &cqrs_es::event_sink::EventSink<Self>,
     ) -> Result<(), Self::Error> {
+        let unsettled = match &command {
+            ProfileCommand::RecordOrderUpdate { order_id, .. } => {
+                ProfileError::InconsistentUpdate {
+                    order_id: *order_id,
+                    problem: "fill value overflows",
+                }
+            }
+            _ => {
+                let mut v = Violations::new();
+                v.push("amount", crate::money::AmountError::Overflow);
+                ProfileError::Invalid(v)
+            }
+        };
         let events = match command {
             ProfileCommand::Open {
                 profile_id,
@@ -479,6 +594,9 @@ impl Aggregate for Profile {
                 reason,
             } => self.record_update(order_id, state, amount_filled, average_price, reason)?,
         };
+        if !self.settles(&events) {
+            return Err(unsettled);
+        }
         for event in events {
             sink.write(event, self).await;
         }

@@ -1,0 +1,28 @@
+//! Output for people and for machines.
+
+use onboarding_ledger::RecordedEvent;
+
+/// Prints a one-line confirmation.
+pub fn done(json: bool, message: &str) {
+    if json {
+        println!("{}", serde_json::json!({ "ok": true, "message": message }));
+    } else {
+        println!("{message}");
+    }
+}
+
+/// Prints an event trail as a table.
+pub fn trail(events: &[RecordedEvent]) {
+    for e in events {
+        println!(
+            "    #{:<4} {:<8} {}  {:<20} actor={:<18} cause={}  {}",
+            e.position,
+            format!("{}:{}", e.aggregate_type, e.sequence),
+            e.recorded_at.format("%H:%M:%S%.3f"),
+            e.event_type,
+            e.metadata.actor,
+            e.metadata.causation_id,
+            e.summary()
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! Errors of the store layer.
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached; check `DATABASE_URL` and that the server is up, then retry.
+    #[error("cannot reach the database: {0}")]
+    Unreachable(String),
+    /// The database is reachable but its schema is missing or old; run `onboarding migrate`.
+    #[error("the database schema is not set up ({0}); run `onboarding migrate`")]
+    SchemaMissing(String),
+    /// Applying migrations failed; the message says which.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// Any other database error; retrying may help if it was transient.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored event or snapshot cannot be read; the log needs an upcaster or repair.
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Self::Unreachable(err.to_string()),
+            sqlx::Error::Database(db) if is_undefined_object(db.code().as_deref()) => {
+                Self::SchemaMissing(db.message().to_owned())
+            }
+            _ => Self::Database(err.to_string()),
+        }
+    }
+}
+
+/// Undefined table / function / column: the schema is missing.
+fn is_undefined_object(code: Option<&str>) -> bool {
+    // sqlx offers `is_unique_violation()` and friends but no helper for these classes.
+    matches!(code, Some("42P01" | "42883" | "42703"))
+}
+
+impl From<cqrs_es::persist::PersistenceError> for StoreError {
+    fn from(err: cqrs_es::persist::PersistenceError) -> Self {
+        use cqrs_es::persist::PersistenceError as P;
+        match err {
+            P::OptimisticLockError => Self::Database("optimistic lock conflict".to_owned()),
+            P::ConnectionError(e) => Self::Unreachable(e.to_string()),
+            P::DeserializationError(e) => Self::Corrupt(e.to_string()),
+            P::UnknownError(e) => Self::Database(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The Postgres store of record: `postgres-es` for appends, loads and snapshots, plus the schema
+//! (`migrations/`), the global log, and notifications.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+
+use crate::error::StoreError;
+use crate::log::RecordedEvent;
+use crate::metadata::EventMetadata;
+
+/// The migrations of `migrations/` at the workspace root, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// The channel `NOTIFY`ed at every commit that appends events.
+pub const EVENTS_CHANNEL: &str = "onboarding_events";
+
+/// How many events one call to `sequence_events` orders at most.
+const SEQUENCE_BATCH: i32 = 10_000;
+
+/// Connects a pool to `url` (fails fast when the server is down).
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    let options: PgConnectOptions = url
+        .parse()
+        .map_err(|e: sqlx::Error| StoreError::Unreachable(format!("invalid database URL: {e}")))?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(StoreError::from)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    MIGRATOR.run(pool).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
+        other => StoreError::Migration(other.to_string()),
+    })
+}
+
+/// Fails with [`StoreError::SchemaMissing`] unless every embedded migration has been applied.
+pub async fn check_schema(pool: &PgPool) -> Result<(), StoreError> {
+    let applied: i64 =
+        match sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(match StoreError::from(e) {
+                    StoreError::SchemaMissing(_) => {
+                        StoreError::SchemaMissing("no migrations applied".to_owned())
+                    }
+                    other => other,
+                })
+            }
+        };
+    let expected = i64::try_from(MIGRATOR.iter().count()).unwrap_or(i64::MAX);
+    if applied < expected {
+        return Err(StoreError::SchemaMissing(format!(
+            "{applied} of {expected} migrations applied"
+        )));
+    }
+    Ok(())
+}
+
+/// The global log in Postgres.
+#[derive(Clone)]
+pub struct PostgresLog {
+    pool: PgPool,
+}
+
+impl PostgresLog {
+    /// The log of the database behind `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Orders newly committed events into the log and returns its head position.
+    pub async fn sequence(&self) -> Result<i64, StoreError> {
+        loop {
+            let before = self.head().await?;
+            let head: i64 = sqlx::query_scalar("SELECT sequence_events($1)")
+                .bind(SEQUENCE_BATCH)
+                .fetch_one(&self.pool)
+                .await?;
+            if head - before < i64::from(SEQUENCE_BATCH) {
+                return Ok(head);
+            }
+        }
+    }
+
+    /// The highest sequenced position (0 when empty), without sequencing.
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM event_log")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Up to `limit` events after `position`, in log order. Sequences new commits first.
+    pub async fn read_after(
+        &self,
+        position: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        sqlx::query_scalar::<_, i64>("SELECT sequence_events($1)")
+            .bind(SEQUENCE_BATCH)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT l.position, e.recorded_at, e.aggregate_type, e.aggregate_id, e.sequence,
+                    e.event_type, e.event_version, e.payload, e.metadata
+               FROM event_log l
+               JOIN events e ON e.event_id = l.event_id
+              WHERE l.position > $1
+              ORDER BY l.position
+              LIMIT $2",
+        )
+        .bind(position)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(decode)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Every event of one aggregate in sequence order, with commit time and log position.
+    pub async fn stream_of(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.sequence().await?;
+        let rows = sqlx::query(
+            "SELECT coalesce(l.position, 0) AS position, e.recorded_at, e.aggregate_type,
+                    e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata
+               FROM events e
+               LEFT JOIN event_log l ON l.event_id = e.event_id
+              WHERE e.aggregate_type = $1 AND e.aggregate_id = $2
+              ORDER BY e.sequence",
+        )
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(decode)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// The pool behind the log.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn decode(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, sqlx::Error> {
+    let metadata: serde_json::Value = row.try_get("metadata")?;
+    Ok(RecordedEvent {
+        position: row.try_get("position")?,
+        recorded_at: row.try_get("recorded_at")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: EventMetadata::from_json(&metadata),
+    })
+}

@@ -1,0 +1,52 @@
+//! Upcasters: old event versions are rewritten into the current shape as they are loaded, never
+//! in the database. Add one whenever an event's payload changes shape, and bump the event's
+//! version in `onboarding_domain::event_names`.
+
+use cqrs_es::persist::{EventUpcaster, SemanticVersionEventUpcaster};
+use onboarding_domain::event_names;
+use serde_json::Value;
+
+/// Identity upcasters.
+///
+/// `DecisionRecorded` 0.9 (the pre-release shape) carried the decision as a bare string and no
+/// `from` status: `{"DecisionRecorded": {"decision": "APPROVED", "source": .., "status": ..}}`.
+/// It becomes 1.0 with the tagged decision and `from` unknown-as-`PENDING` (the only status
+/// 0.9 decisions were ever recorded from).
+pub fn identity() -> Vec<Box<dyn EventUpcaster>> {
+    vec![Box::new(SemanticVersionEventUpcaster::new(
+        event_names::DECISION_RECORDED,
+        event_names::IDENTITY_EVENT_VERSION,
+        Box::new(decision_recorded_0_9_to_1_0),
+    ))]
+}
+
+/// Account upcasters (none yet).
+pub fn account() -> Vec<Box<dyn EventUpcaster>> {
+    Vec::new()
+}
+
+/// Profile upcasters (none yet).
+pub fn profile() -> Vec<Box<dyn EventUpcaster>> {
+    Vec::new()
+}
+
+fn decision_recorded_0_9_to_1_0(mut payload: Value) -> Value {
+    if let Some(body) = payload
+        .get_mut(event_names::DECISION_RECORDED)
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(Value::String(name)) = body.get("decision").cloned() {
+            body.insert(
+                "decision".to_owned(),
+                serde_json::json!({ "decision": name }),
+            );
+        }
+        if let Some(status) = body.remove("status") {
+            body.insert("to".to_owned(), status);
+        }
+        body.entry("from")
+            .or_insert(Value::String("PENDING".to_owned()));
+        body.entry("reason").or_insert(Value::Null);
+    }
+    payload
+}
