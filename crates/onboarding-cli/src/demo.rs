@@ -105,6 +105,8 @@ struct Flow {
     identity: IdentityId,
     profile: ProfileId,
     label: &'static str,
+    /// Every aggregate the flow created, as (aggregate type, id).
+    created: Vec<(&'static str, String)>,
 }
 
 /// Runs both flows; fails on the first unexpected outcome.
@@ -115,6 +117,7 @@ pub async fn run(database_url: Option<&str>, json_output: bool) -> anyhow::Resul
             Ledger::migrate(url).await?;
             let options = LedgerOptions {
                 conflict_retries: 3,
+                cip_key: crate::cip_key()?,
                 ..LedgerOptions::default()
             };
             say.step("event store: Postgres");
@@ -208,13 +211,17 @@ pub async fn run(database_url: Option<&str>, json_output: bool) -> anyhow::Resul
         }
         trails.push(json!({ "identity_id": flow.identity.to_string(), "events": events.len() }));
     }
+    let mut events_written = 0;
+    for (aggregate_type, id) in person.created.iter().chain(&institution.created) {
+        events_written += ledger.events_of(aggregate_type, id).await?.len();
+    }
     if json_output {
         println!(
             "{}",
-            json!({ "ok": true, "flows": summary, "trails": trails })
+            json!({ "ok": true, "flows": summary, "trails": trails, "events_written": events_written })
         );
     } else {
-        println!("\nDemo complete.");
+        println!("\nDemo complete: {events_written} events written.");
     }
     Ok(())
 }
@@ -358,6 +365,11 @@ async fn person_flow(
         identity: id,
         profile: opened.profile_id,
         label: "person",
+        created: vec![
+            (event_names::IDENTITY, id.to_string()),
+            (event_names::ACCOUNT, opened.account_id.to_string()),
+            (event_names::PROFILE, opened.profile_id.to_string()),
+        ],
     })
 }
 
@@ -474,5 +486,12 @@ async fn institution_flow(
         identity: id,
         profile: opened.profile_id,
         label: "institution",
+        created: vec![
+            (event_names::IDENTITY, owner.to_string()),
+            (event_names::IDENTITY, control.to_string()),
+            (event_names::IDENTITY, id.to_string()),
+            (event_names::ACCOUNT, opened.account_id.to_string()),
+            (event_names::PROFILE, opened.profile_id.to_string()),
+        ],
     })
 }

@@ -6,12 +6,14 @@
 //! with `--json`. This binary holds no business rules: it parses arguments, calls the
 //! `onboarding-ledger` API and prints what comes back.
 
+mod commands;
 mod demo;
 mod print;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use onboarding_ledger::{CommandContext, FingerprintKey, Ledger, LedgerOptions};
 
 /// The onboarding ledger: an auditable, event-sourced record of onboarding customers onto Paxos.
 #[derive(Debug, Parser)]
@@ -39,10 +41,23 @@ enum Command {
     Demo,
     /// Apply the database migrations.
     Migrate,
+    /// Submit, decide or disable identities.
+    #[command(subcommand)]
+    Identity(commands::IdentityCommand),
+    /// Open accounts.
+    #[command(subcommand)]
+    Account(commands::AccountCommand),
+    /// Fund profiles.
+    #[command(subcommand)]
+    Profile(commands::ProfileCommand),
+    /// Place orders.
+    #[command(subcommand)]
+    Order(commands::OrderCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.json;
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -56,6 +71,13 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if json => {
+            println!(
+                "{}",
+                serde_json::json!({ "ok": false, "error": format!("{e:#}") })
+            );
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -84,6 +106,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             onboarding_ledger::Ledger::migrate(url).await?;
             print::done(cli.json, "migrations applied");
             Ok(())
+        }
+        Command::Identity(c) => {
+            let (ledger, ctx) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            commands::identity(&ledger, &ctx, cli.json, c).await
+        }
+        Command::Account(c) => {
+            let (ledger, ctx) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            commands::account(&ledger, &ctx, cli.json, c).await
+        }
+        Command::Profile(c) => {
+            let (ledger, ctx) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            commands::profile(&ledger, &ctx, cli.json, c).await
+        }
+        Command::Order(c) => {
+            let (ledger, ctx) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            commands::order(&ledger, &ctx, cli.json, c).await
+        }
+    }
+}
+
+/// The ledger on the configured database and the context of this invocation. Commands that
+/// change the ledger need a database: the embedded store would forget them on exit.
+async fn connect(
+    database_url: &Option<String>,
+    actor: &str,
+    reason: &Option<String>,
+) -> anyhow::Result<(Ledger, CommandContext)> {
+    let url = database_url.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("this command needs a database: pass --database-url or set DATABASE_URL")
+    })?;
+    let options = LedgerOptions {
+        cip_key: cip_key()?,
+        ..LedgerOptions::default()
+    };
+    let ledger = Ledger::connect(url, options).await?;
+    let mut ctx = CommandContext::new(actor, "cli");
+    if let Some(reason) = reason {
+        ctx = ctx.with_reason(reason);
+    }
+    Ok((ledger, ctx))
+}
+
+/// The cip fingerprint key from `ONBOARDING_CIP_KEY`, or the development key with a warning.
+pub fn cip_key() -> anyhow::Result<FingerprintKey> {
+    match FingerprintKey::from_env().map_err(|e| anyhow::anyhow!(e))? {
+        Some(key) => Ok(key),
+        None => {
+            tracing::warn!(
+                "{} is not set: using the development cip fingerprint key",
+                FingerprintKey::ENV
+            );
+            Ok(FingerprintKey::development())
         }
     }
 }

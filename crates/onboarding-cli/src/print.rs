@@ -11,6 +11,20 @@ pub fn done(json: bool, message: &str) {
     }
 }
 
+/// Prints the ids a command created.
+pub fn ids(json: bool, ids: &[(&str, String)], message: &str) {
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = ids
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+    } else {
+        let list: Vec<String> = ids.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("{message}: {}", list.join(", "));
+    }
+}
+
 /// Prints an event trail as a table.
 pub fn trail(events: &[RecordedEvent]) {
     for e in events {

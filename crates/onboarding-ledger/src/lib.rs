@@ -25,4 +25,5 @@ mod ledger;
 pub use error::LedgerError;
 pub use ledger::{AccountRequest, Ledger, LedgerOptions, OpenedAccount};
 pub use onboarding_domain as domain;
-pub use onboarding_store::{CommandContext, EventMetadata, RecordedEvent};
+pub use onboarding_store::cip::FingerprintKey;
+pub use onboarding_store::{CommandContext, EventMetadata, RecordedEvent, StoreError};

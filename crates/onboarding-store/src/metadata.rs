@@ -117,6 +117,11 @@ impl CommandContext {
         &self.actor
     }
 
+    /// The reason, where given.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
     /// The correlation id.
     pub fn correlation_id(&self) -> &str {
         &self.correlation_id

@@ -1,0 +1,135 @@
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+const BIN: &str = env!("CARGO_BIN_EXE_onboarding");
+
+/// The demo's personal data, which must never reach the terminal.
+const DEMO_PII: &[&str] = &[
+    "Ada",
+    "Quint",
+    "Ortiz",
+    "1988-04-12",
+    "Main Street",
+    "Market Street",
+    "ada.quint@example.com",
+    "Quint Robotics",
+];
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("the onboarding binary runs")
+}
+
+#[test]
+fn the_demo_runs_both_flows_on_the_embedded_store_without_printing_personal_data() {
+    let out = run(&["demo"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed: {stderr}");
+    assert!(stdout.contains("Flow 1: onboard a person"));
+    assert!(stdout.contains("Flow 2: onboard an institution"));
+    assert!(
+        stdout.contains("insufficient funds"),
+        "the refused order is shown"
+    );
+    assert!(stdout.contains("person_details.date_of_birth is required"));
+    assert!(stdout.contains("Demo complete"));
+    for pii in DEMO_PII {
+        assert!(!stdout.contains(pii), "stdout leaks {pii}");
+        assert!(!stderr.contains(pii), "stderr leaks {pii}");
+    }
+}
+
+#[test]
+fn the_demo_reports_final_balances_as_json() {
+    let out = run(&["demo", "--json"]);
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let flows = report["flows"].as_array().expect("flows");
+    assert_eq!(flows.len(), 2);
+    for flow in flows {
+        assert_eq!(flow["status"], "APPROVED");
+    }
+    let usd = |flow: &Value| {
+        flow["balances"]
+            .as_array()
+            .and_then(|b| b.iter().find(|x| x["asset"] == "USD"))
+            .map(|x| x["available"].as_str().unwrap_or_default().to_owned())
+    };
+    // 10000 funded; the person spent 1000 at market, the corporation 0.1 BTC at 49950.
+    assert_eq!(usd(&flows[0]).as_deref(), Some("9000"));
+    assert_eq!(usd(&flows[1]).as_deref(), Some("5005"));
+}
+
+/// The URL of the fresh database behind `pool`, on the server `DATABASE_URL` names.
+fn url_of(pool: &PgPool) -> String {
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for database tests");
+    let name = pool
+        .connect_options()
+        .get_database()
+        .expect("a test database name")
+        .to_owned();
+    let (base, _) = server.rsplit_once('/').expect("a URL with a database path");
+    format!("{base}/{name}")
+}
+
+#[sqlx::test(migrations = false)]
+async fn four_demos_at_once_on_one_fresh_database_all_succeed_and_their_events_add_up(
+    pool: PgPool,
+) {
+    let url = url_of(&pool);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["demo", "--json", "--database-url", &url])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn demo")
+        })
+        .collect();
+    let mut written = 0;
+    for child in children {
+        let out = child.wait_with_output().expect("demo finishes");
+        assert!(
+            out.status.success(),
+            "a demo failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        written += report["events_written"].as_i64().expect("events_written");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, written);
+    let head: i64 = sqlx::query_scalar("SELECT sequence_events(100000)")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let (count, max): (i64, Option<i64>) =
+        sqlx::query_as("SELECT count(*), max(position) FROM event_log")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((head, count, max), (written, written, Some(written)));
+}
+
+#[test]
+fn a_mutating_command_without_a_database_says_what_is_missing() {
+    let out = run(&[
+        "account",
+        "open",
+        "--owner",
+        "01a200f7-3db5-71f9-a566-77f0ad76d8fe",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a database"), "{stderr}");
+}
