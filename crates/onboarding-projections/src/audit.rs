@@ -79,12 +79,15 @@ pub(crate) fn lookups(batch: &[ProjectedEvent]) -> Vec<AggregateKey> {
     keys
 }
 
+/// A new mapping from an aggregate to the identities it concerns.
+type NewSubject = (AggregateKey, Vec<IdentityId>);
+
 /// Computes the entries of a batch and the subject mappings it creates. `known` holds the
 /// stored mappings for [`lookups`]`(batch)`.
 pub(crate) fn plan(
     batch: &[ProjectedEvent],
     known: Subjects,
-) -> Result<(Vec<(AggregateKey, Vec<IdentityId>)>, Vec<AuditEntry>), ProjectionError> {
+) -> Result<(Vec<NewSubject>, Vec<AuditEntry>), ProjectionError> {
     let mut subjects = known.0;
     let mut created = Vec::new();
     let mut entries = Vec::new();
