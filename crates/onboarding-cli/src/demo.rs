@@ -137,29 +137,29 @@ pub async fn run(database_url: Option<&str>, json_output: bool) -> anyhow::Resul
     let person = person_flow(&ledger, &ops, &officer, &say).await?;
     let institution = institution_flow(&ledger, &ops, &officer, &say).await?;
 
+    say.section("Read models (projected from the log)");
+    ledger.catch_up().await?;
     let mut summary = Vec::new();
-    say.section("Final state");
+    let mut trails = Vec::new();
     for flow in [&person, &institution] {
-        let identity = ledger
-            .identity(flow.identity)
+        let row = ledger
+            .identity_status(flow.identity)
             .await?
-            .context("identity vanished")?;
-        let status = identity.status().context("identity without status")?;
-        if status != IdentityStatus::Approved {
-            bail!("{} ended {status}, expected APPROVED", flow.label);
+            .context("identity missing from the identity_status read model")?;
+        if row.status != IdentityStatus::Approved {
+            bail!("{} ended {}, expected APPROVED", flow.label, row.status);
         }
         let profile = ledger
             .profile(flow.profile)
             .await?
             .context("profile vanished")?;
-        let balances: Vec<Value> = profile
-            .balances()
-            .iter()
-            .map(|(a, b)| json!({ "asset": a.as_str(), "available": b.available.to_string(), "held": b.held.to_string() }))
-            .collect();
         say.step(format!(
-            "{} identity {}: {status}",
-            flow.label, flow.identity
+            "{} identity {}: {} ({}), last decision {}",
+            flow.label,
+            flow.identity,
+            row.status,
+            row.kind,
+            row.last_decision.as_deref().unwrap_or("-")
         ));
         for (a, b) in profile.balances() {
             say.step(format!(
@@ -168,48 +168,33 @@ pub async fn run(database_url: Option<&str>, json_output: bool) -> anyhow::Resul
                 b.held.to_string()
             ));
         }
+        let balances: Vec<Value> = profile
+            .balances()
+            .iter()
+            .map(|(a, b)| json!({ "asset": a.as_str(), "available": b.available.to_string(), "held": b.held.to_string() }))
+            .collect();
         summary.push(json!({
             "flow": flow.label,
             "identity_id": flow.identity.to_string(),
-            "status": status.as_str(),
+            "status": row.status.as_str(),
             "profile_id": flow.profile.to_string(),
             "balances": balances,
         }));
     }
 
-    say.section("Event trails");
-    let mut trails = Vec::new();
+    say.section("Audit trails");
     for flow in [&person, &institution] {
-        let mut events = ledger
-            .events_of(event_names::IDENTITY, &flow.identity.to_string())
-            .await?;
-        let profile = ledger
-            .profile(flow.profile)
-            .await?
-            .context("profile vanished")?;
-        if let Some(account_id) = profile.account_id() {
-            events.extend(
-                ledger
-                    .events_of(event_names::ACCOUNT, &account_id.to_string())
-                    .await?,
-            );
-        }
-        events.extend(
-            ledger
-                .events_of(event_names::PROFILE, &flow.profile.to_string())
-                .await?,
-        );
-        events.sort_by_key(|e| (e.recorded_at, e.position));
+        let trail = ledger.audit_trail(Some(flow.identity), None).await?;
         if !json_output {
             println!(
-                "  {} identity {} ({} events)",
+                "  {} identity {} ({} entries)",
                 flow.label,
                 flow.identity,
-                events.len()
+                trail.len()
             );
-            print::trail(&events);
+            print::trail(&trail);
         }
-        trails.push(json!({ "identity_id": flow.identity.to_string(), "events": events.len() }));
+        trails.push(json!({ "identity_id": flow.identity.to_string(), "entries": trail.len() }));
     }
     let mut events_written = 0;
     for (aggregate_type, id) in person.created.iter().chain(&institution.created) {

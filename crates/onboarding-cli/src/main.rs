@@ -9,10 +9,12 @@
 mod commands;
 mod demo;
 mod print;
+mod read;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use onboarding_ledger::domain::IdentityId;
 use onboarding_ledger::{CommandContext, FingerprintKey, Ledger, LedgerOptions};
 
 /// The onboarding ledger: an auditable, event-sourced record of onboarding customers onto Paxos.
@@ -53,6 +55,29 @@ enum Command {
     /// Place orders.
     #[command(subcommand)]
     Order(commands::OrderCommand),
+    /// Show an identity's status (from the read model).
+    Status {
+        /// The identity.
+        identity: IdentityId,
+    },
+    /// Print an identity's audit trail, or everyone's with --all.
+    Audit {
+        /// The identity.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        identity: Option<IdentityId>,
+        /// The whole trail, ordered by position.
+        #[arg(long)]
+        all: bool,
+        /// Only what was recorded until this time (RFC 3339), e.g. 2026-03-01T00:00:00Z.
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: read::AuditFormat,
+    },
+    /// Run the projector, or show where each projection stands.
+    #[command(subcommand)]
+    Projector(read::ProjectorCommand),
 }
 
 fn main() -> ExitCode {
@@ -123,6 +148,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (ledger, ctx) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
             commands::order(&ledger, &ctx, cli.json, c).await
         }
+        Command::Status { identity } => {
+            let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            read::status(&ledger, identity, cli.json).await
+        }
+        Command::Audit {
+            identity,
+            all: _,
+            as_of,
+            format,
+        } => {
+            let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            read::audit(&ledger, identity, as_of, format).await
+        }
+        Command::Projector(c) => {
+            let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            read::projector(&ledger, cli.json, c).await
+        }
     }
 }
 
@@ -134,7 +176,10 @@ async fn connect(
     reason: &Option<String>,
 ) -> anyhow::Result<(Ledger, CommandContext)> {
     let url = database_url.as_deref().ok_or_else(|| {
-        anyhow::anyhow!("this command needs a database: pass --database-url or set DATABASE_URL")
+        anyhow::anyhow!(
+            "this command needs a database (the embedded store lives only as long as one process): \
+             pass --database-url or set DATABASE_URL"
+        )
     })?;
     let options = LedgerOptions {
         cip_key: cip_key()?,

@@ -1,6 +1,6 @@
 //! Output for people and for machines.
 
-use onboarding_ledger::RecordedEvent;
+use onboarding_ledger::projections::AuditEntry;
 
 /// Prints a one-line confirmation.
 pub fn done(json: bool, message: &str) {
@@ -25,18 +25,18 @@ pub fn ids(json: bool, ids: &[(&str, String)], message: &str) {
     }
 }
 
-/// Prints an event trail as a table.
-pub fn trail(events: &[RecordedEvent]) {
-    for e in events {
+/// Prints an audit trail as a table.
+pub fn trail(entries: &[AuditEntry]) {
+    for e in entries {
         println!(
-            "    #{:<4} {:<8} {}  {:<20} actor={:<18} cause={}  {}",
+            "    #{:<5} {}  {:<8} {:<2} {:<20} {:<24} {}",
             e.position,
-            format!("{}:{}", e.aggregate_type, e.sequence),
             e.recorded_at.format("%H:%M:%S%.3f"),
+            e.aggregate_type,
+            e.sequence,
             e.event_type,
-            e.metadata.actor,
-            e.metadata.causation_id,
-            e.summary()
+            e.actor,
+            e.summary
         );
     }
 }

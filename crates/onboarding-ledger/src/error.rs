@@ -38,6 +38,9 @@ pub enum LedgerError {
         /// The aggregate id.
         aggregate_id: String,
     },
+    /// A read model could not be brought up to date or read.
+    #[error(transparent)]
+    Projection(#[from] onboarding_projections::ProjectionError),
     /// The store failed (unreachable, schema missing, unreadable data).
     #[error(transparent)]
     Store(#[from] StoreError),

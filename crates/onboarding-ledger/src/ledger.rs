@@ -90,6 +90,7 @@ pub struct OpenedAccount {
 /// The onboarding ledger: commands in, events stored, state and history out.
 pub struct Ledger {
     repo: EventRepository,
+    pub(crate) read_side: crate::read_side::ReadSide,
     identities: CqrsFramework<Identity, IdentityStore>,
     accounts: CqrsFramework<Account, AccountStore>,
     profiles: CqrsFramework<Profile, ProfileStore>,
@@ -147,6 +148,7 @@ impl Ledger {
             options.clock.clone(),
         );
         Self {
+            read_side: crate::read_side::ReadSide::for_repository(&repo),
             identities: CqrsFramework::new(
                 aggregates::identity_store(repo.clone()),
                 vec![],

@@ -37,6 +37,15 @@ pub enum ProjectionError {
         /// Why.
         failure: String,
     },
+    /// The read models did not reach a position in time: a projector holding their leases is
+    /// slow or stuck; check `onboarding projector status`.
+    #[error("read models did not reach position {target} within {waited:?}")]
+    Lagging {
+        /// The position waited for.
+        target: i64,
+        /// How long.
+        waited: std::time::Duration,
+    },
     /// No projection has this name.
     #[error("no projection named {0}")]
     Unknown(String),

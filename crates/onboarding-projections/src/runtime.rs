@@ -214,6 +214,42 @@ impl Projector {
         Ok(done)
     }
 
+    /// Waits until every projection has applied the log up to `position` (e.g. the head before
+    /// a [`catch_up`](Self::catch_up) that found leases held by a running projector). Fails with
+    /// the stopped projection's error if one has stopped, or after `timeout`.
+    pub async fn wait_until(
+        &self,
+        position: i64,
+        timeout: Duration,
+    ) -> Result<(), ProjectionError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let status = self.status().await?;
+            if let Some(s) = status.iter().find(|s| s.failed_position.is_some()) {
+                return Err(ProjectionError::Stopped {
+                    name: s.name.clone(),
+                    position: s.failed_position.unwrap_or_default(),
+                    failure: s.failure.clone().unwrap_or_default(),
+                });
+            }
+            if status.iter().all(|s| s.position >= position) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ProjectionError::Lagging {
+                    target: position,
+                    waited: timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The head of the log (sequencing new commits first).
+    pub async fn head(&self) -> Result<i64, ProjectionError> {
+        Ok(self.log.sequence().await?)
+    }
+
     /// Empties projection `name` and sets its checkpoint to zero (clearing any failure), in one
     /// transaction; whichever projector holds its lease then replays it from the start.
     pub async fn reset(&self, name: &str) -> Result<(), ProjectionError> {

@@ -1,0 +1,273 @@
+//! `status`, `audit` and `projector`: the read side on the command line.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use onboarding_ledger::domain::IdentityId;
+use onboarding_ledger::projections::{AuditEntry, CatchUp, ProjectorOptions};
+use onboarding_ledger::Ledger;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// Output formats of `audit`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuditFormat {
+    /// A table for people.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+/// `onboarding projector ...`
+#[derive(Debug, Subcommand)]
+pub enum ProjectorCommand {
+    /// Apply the log to the read models, following it live until interrupted.
+    Run {
+        /// Catch up and exit instead of following the log.
+        #[arg(long)]
+        once: bool,
+        /// Empty this projection and replay it from position zero first (others keep running).
+        #[arg(long, value_name = "NAME")]
+        rebuild: Option<String>,
+        /// Clear the recorded failure of this projection so it resumes from its checkpoint.
+        #[arg(long, value_name = "NAME")]
+        retry: Option<String>,
+        /// Events per batch (one transaction each).
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+    },
+    /// Show each projection's checkpoint, lag and failure.
+    Status,
+}
+
+/// Prints an identity's status from the `identity_status` read model.
+pub async fn status(ledger: &Ledger, id: IdentityId, json: bool) -> anyhow::Result<()> {
+    let row = ledger.identity_status(id).await?.with_context(|| {
+        format!("identity {id} is not in the read model (is the projector running?)")
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&row)?);
+    } else {
+        println!("identity     {}", row.identity_id);
+        println!("kind         {}", row.kind);
+        println!("status       {}", row.status);
+        if let Some(d) = &row.last_decision {
+            println!(
+                "decision     {d} at {}",
+                row.decided_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+            );
+        }
+        if !row.documents_required.is_empty() {
+            println!("documents    {}", row.documents_required.join(", "));
+        }
+        println!(
+            "paxos id     {}",
+            row.paxos_identity_id.as_deref().unwrap_or("(not mirrored)")
+        );
+        println!("submitted    {}", row.submitted_at.to_rfc3339());
+        println!("updated      {}", row.updated_at.to_rfc3339());
+    }
+    Ok(())
+}
+
+/// Prints an audit trail.
+pub async fn audit(
+    ledger: &Ledger,
+    identity: Option<IdentityId>,
+    as_of: Option<DateTime<Utc>>,
+    format: AuditFormat,
+) -> anyhow::Result<()> {
+    let entries = ledger.audit_trail(identity, as_of).await?;
+    write_audit(&entries, format, &mut std::io::stdout().lock())
+}
+
+/// Writes entries in a format.
+pub fn write_audit(
+    entries: &[AuditEntry],
+    format: AuditFormat,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    match format {
+        AuditFormat::Jsonl => {
+            for e in entries {
+                writeln!(out, "{}", serde_json::to_string(e)?)?;
+            }
+        }
+        AuditFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            for e in entries {
+                w.serialize(e)?;
+            }
+            w.flush()?;
+        }
+        AuditFormat::Table => {
+            for e in entries {
+                writeln!(
+                    out,
+                    "#{:<6} {}  {:<36}  {:<8} {:<3} {:<20} {:<24} {}",
+                    e.position,
+                    e.recorded_at.format("%Y-%m-%d %H:%M:%S%.3f"),
+                    e.identity_id,
+                    e.aggregate_type,
+                    e.sequence,
+                    e.event_type,
+                    e.actor,
+                    e.summary
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `projector ...`.
+pub async fn projector(
+    ledger: &Ledger,
+    json: bool,
+    command: ProjectorCommand,
+) -> anyhow::Result<()> {
+    let projector = ledger
+        .projector()
+        .context("the projector needs a database: pass --database-url or set DATABASE_URL")?;
+    match command {
+        ProjectorCommand::Status => {
+            let status = projector.status().await?;
+            if json {
+                println!("{}", serde_json::to_string(&status)?);
+            } else {
+                for s in status {
+                    let state = match (&s.failed_position, &s.failure) {
+                        (Some(p), Some(f)) => format!("STOPPED at #{p}: {f}"),
+                        _ => "ok".to_owned(),
+                    };
+                    println!(
+                        "{:<16} position {:>8}  lag {:>6}  {state}",
+                        s.name, s.position, s.lag
+                    );
+                }
+            }
+        }
+        ProjectorCommand::Run {
+            once,
+            rebuild,
+            retry,
+            batch_size,
+        } => {
+            let bars = Progress::new(json);
+            let projector = projector
+                .with_options(ProjectorOptions {
+                    batch_size,
+                    ..ProjectorOptions::default()
+                })
+                .with_progress(bars.callback());
+            if let Some(name) = &rebuild {
+                projector.reset(name).await?;
+                if !json {
+                    eprintln!("{name}: emptied, replaying from position 0");
+                }
+            }
+            if let Some(name) = &retry {
+                projector.retry(name).await?;
+            }
+            if once {
+                let done = projector.catch_up().await?;
+                bars.finish();
+                report(&done, json);
+            } else {
+                let shutdown = CancellationToken::new();
+                let on_signal = shutdown.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::signal::ctrl_c().await;
+                    on_signal.cancel();
+                });
+                let stopped = projector.run(shutdown).await?;
+                bars.finish();
+                for e in &stopped {
+                    eprintln!("stopped: {e}");
+                }
+                if !stopped.is_empty() {
+                    anyhow::bail!(
+                        "{} projection(s) stopped; see `onboarding projector status`",
+                        stopped.len()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report(done: &[(String, CatchUp)], json: bool) {
+    if json {
+        let items: Vec<_> = done
+            .iter()
+            .map(|(name, c)| match c {
+                CatchUp::CaughtUp(p) => json!({ "projection": name, "position": p }),
+                CatchUp::HeldElsewhere => json!({ "projection": name, "held_elsewhere": true }),
+            })
+            .collect();
+        println!("{}", json!(items));
+    } else {
+        for (name, c) in done {
+            match c {
+                CatchUp::CaughtUp(p) => println!("{name:<16} caught up to position {p}"),
+                CatchUp::HeldElsewhere => {
+                    println!("{name:<16} skipped: another projector holds its lease")
+                }
+            }
+        }
+    }
+}
+
+/// One progress bar per projection on a terminal; nothing otherwise.
+struct Progress {
+    bars: Arc<Mutex<HashMap<String, ProgressBar>>>,
+    hidden: bool,
+}
+
+impl Progress {
+    fn new(json: bool) -> Self {
+        Self {
+            bars: Arc::default(),
+            hidden: json,
+        }
+    }
+
+    fn callback(&self) -> onboarding_ledger::projections::runtime::ProgressFn {
+        let bars = self.bars.clone();
+        let hidden = self.hidden;
+        Arc::new(move |name: &str, position: i64, head: i64| {
+            let Ok(mut bars) = bars.lock() else { return };
+            let bar = bars.entry(name.to_owned()).or_insert_with(|| {
+                let bar = ProgressBar::new(0);
+                if hidden {
+                    bar.set_draw_target(ProgressDrawTarget::hidden());
+                }
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>16} {bar:40} {pos}/{len} events ({per_sec})",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_prefix(name.to_owned());
+                bar
+            });
+            bar.set_length(u64::try_from(head).unwrap_or_default());
+            bar.set_position(u64::try_from(position).unwrap_or_default());
+        })
+    }
+
+    fn finish(&self) {
+        if let Ok(bars) = self.bars.lock() {
+            for bar in bars.values() {
+                bar.finish();
+            }
+        }
+    }
+}
