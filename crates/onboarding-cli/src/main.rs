@@ -75,6 +75,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: read::AuditFormat,
     },
+    /// Recompute every hash chain and the log digest; exits non-zero naming the first break.
+    Verify {
+        /// A digest kept earlier, as POSITION:HEX (printed by a previous verify); fails unless
+        /// the log up to POSITION still digests to HEX.
+        #[arg(long)]
+        expect: Option<String>,
+    },
     /// Run the projector, or show where each projection stands.
     #[command(subcommand)]
     Projector(read::ProjectorCommand),
@@ -117,6 +124,7 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_target(false)
         .init();
 }
 
@@ -160,6 +168,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
             read::audit(&ledger, identity, as_of, format).await
+        }
+        Command::Verify { expect } => {
+            let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            read::verify(&ledger, expect.as_deref(), cli.json).await
         }
         Command::Projector(c) => {
             let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;

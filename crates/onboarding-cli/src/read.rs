@@ -271,3 +271,47 @@ impl Progress {
         }
     }
 }
+
+/// Runs `verify`.
+pub async fn verify(ledger: &Ledger, expect: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let expected = expect
+        .map(|e| {
+            let (position, digest) = e
+                .split_once(':')
+                .context("--expect takes POSITION:HEX, as printed by verify")?;
+            let position: i64 = position
+                .parse()
+                .context("--expect position is not a number")?;
+            anyhow::Ok((position, digest.to_ascii_lowercase()))
+        })
+        .transpose()?;
+    let v = ledger
+        .verify(expected.as_ref().map(|(p, _)| *p))
+        .await?
+        .context("verify needs the PostgreSQL store")?;
+    let digest_ok = expected
+        .as_ref()
+        .is_none_or(|(p, d)| v.digest.position == *p && v.digest.digest == *d);
+    if json {
+        println!(
+            "{}",
+            json!({ "intact": v.is_intact() && digest_ok, "verification": v, "digest_matches": expected.as_ref().map(|_| digest_ok) })
+        );
+    } else {
+        println!("checked {} events in {} streams", v.events, v.streams);
+        println!("log digest {}", v.digest);
+    }
+    if let Some(b) = &v.first_break {
+        anyhow::bail!("chain broken: {b}");
+    }
+    if let Some(p) = v.log_gap {
+        anyhow::bail!("log broken: position {p} is missing or its event is gone");
+    }
+    if !digest_ok {
+        anyhow::bail!("the log up to the expected position no longer matches the kept digest");
+    }
+    if !json {
+        println!("intact");
+    }
+    Ok(())
+}

@@ -67,6 +67,20 @@ impl Ledger {
         Ok(())
     }
 
+    /// Recomputes every stream's hash chain and the log digest (up to `digest_at`, else the head).
+    /// Only the PostgreSQL store keeps hash chains.
+    pub async fn verify(
+        &self,
+        digest_at: Option<i64>,
+    ) -> Result<Option<onboarding_store::integrity::Verification>, LedgerError> {
+        match &self.read_side {
+            ReadSide::Memory(_) => Ok(None),
+            ReadSide::Postgres(pool) => Ok(Some(
+                onboarding_store::integrity::verify(pool, digest_at).await?,
+            )),
+        }
+    }
+
     /// An identity's row in the `identity_status` read model.
     pub async fn identity_status(
         &self,

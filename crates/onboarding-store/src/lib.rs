@@ -11,11 +11,13 @@ pub mod aggregates;
 pub mod cip;
 pub mod directory;
 pub mod error;
+pub mod integrity;
 pub mod log;
 pub mod memory;
 pub mod metadata;
 pub mod postgres;
 pub mod repository;
+pub mod snapshot;
 pub mod upcast;
 
 pub use error::StoreError;
