@@ -45,6 +45,33 @@ fn the_demo_runs_both_flows_on_the_embedded_store_without_printing_personal_data
     }
 }
 
+#[sqlx::test(migrations = false)]
+async fn with_trace_logging_on_postgres_no_personal_data_reaches_the_output(pool: PgPool) {
+    let out = Command::new(BIN)
+        .args(["demo", "--database-url", &url_of(&pool)])
+        .env("ONBOARDING_LOG", "trace")
+        .output()
+        .expect("the onboarding binary runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().count() > 100,
+        "trace logging was on (got {} lines)",
+        stderr.lines().count()
+    );
+    for stream in [String::from_utf8_lossy(&out.stdout), stderr] {
+        for pii in DEMO_PII {
+            assert!(!stream.contains(pii), "output leaks {pii}");
+        }
+        // Document numbers are drawn per run: no SSN- or EIN-shaped text may appear at all.
+        let ssn_like = stream.split(|c: char| !c.is_ascii_digit() && c != '-').any(|w| {
+            let parts: Vec<&str> = w.split('-').collect();
+            parts.len() == 3 && parts[0].len() == 3 && parts[1].len() == 2 && parts[2].len() == 4
+        });
+        assert!(!ssn_like, "output contains an SSN-shaped value");
+    }
+}
+
 #[test]
 fn the_demo_reports_final_balances_as_json() {
     let out = run(&["demo", "--json"]);
