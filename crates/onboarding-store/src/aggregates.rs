@@ -6,6 +6,7 @@ use cqrs_es::{AggregateContext, EventStore};
 use onboarding_domain::{Account, Identity, Profile};
 
 use crate::repository::EventRepository;
+use crate::snapshot::SnapshotStore;
 use crate::upcast;
 
 /// A profile is snapshotted every this many events: a busy trader's profile collects thousands
@@ -17,7 +18,7 @@ pub type IdentityStore = PersistedEventStore<EventRepository, Identity>;
 /// The event store of accounts.
 pub type AccountStore = PersistedEventStore<EventRepository, Account>;
 /// The event store of profiles.
-pub type ProfileStore = PersistedEventStore<EventRepository, Profile>;
+pub type ProfileStore = SnapshotStore<Profile>;
 
 /// Identities, fully event-sourced.
 pub fn identity_store(repo: EventRepository) -> IdentityStore {
@@ -31,8 +32,7 @@ pub fn account_store(repo: EventRepository) -> AccountStore {
 
 /// Profiles, with snapshots every [`PROFILE_SNAPSHOT_EVERY`] events.
 pub fn profile_store(repo: EventRepository) -> ProfileStore {
-    PersistedEventStore::new_snapshot_store(repo, PROFILE_SNAPSHOT_EVERY)
-        .with_upcasters(upcast::profile())
+    SnapshotStore::new(repo, PROFILE_SNAPSHOT_EVERY, upcast::profile())
 }
 
 /// Loads the current state of an aggregate (default state when it has no events).

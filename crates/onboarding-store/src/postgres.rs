@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::{Connection, PgConnection, PgPool, Row};
 
 use crate::error::StoreError;
 use crate::log::RecordedEvent;
@@ -24,6 +24,14 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
     let options: PgConnectOptions = url
         .parse()
         .map_err(|e: sqlx::Error| StoreError::Unreachable(format!("invalid database URL: {e}")))?;
+    // The pool retries refused connections until its acquire timeout and then reports only the
+    // timeout; one direct attempt first fails at once, with the cause.
+    PgConnection::connect_with(&options)
+        .await
+        .map_err(StoreError::from)?
+        .close()
+        .await
+        .map_err(StoreError::from)?;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))

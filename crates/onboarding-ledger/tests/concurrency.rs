@@ -1,0 +1,168 @@
+//! Optimistic concurrency: parallel writers of one profile either append whole or get
+//! `LedgerError::Conflict` having written nothing; retries make every writer succeed.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use onboarding_ledger::domain::{event_names, ProfileId};
+use onboarding_ledger::{Ledger, LedgerError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use crate::fixtures::{self, amount};
+
+const WRITERS: usize = 8;
+
+/// Distinct powers of two, so the balance alone tells which fundings were applied.
+fn power_of_two_amounts() -> Vec<String> {
+    (0..WRITERS).map(|i| (1u32 << i).to_string()).collect()
+}
+
+/// Runs one funding per amount concurrently; returns the indexes that succeeded. Every failure
+/// must be a conflict on this profile.
+async fn fund_concurrently(
+    ledger: &Ledger,
+    profile: ProfileId,
+    prefix: &str,
+    amounts: &[String],
+) -> Vec<usize> {
+    let results = join_all(
+        amounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| fixtures::fund(ledger, profile, format!("{prefix}-{i}"), a)),
+    )
+    .await;
+    let mut won = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(()) => won.push(i),
+            Err(LedgerError::Conflict {
+                aggregate_type,
+                aggregate_id,
+            }) => {
+                assert_eq!(aggregate_type, event_names::PROFILE);
+                assert_eq!(aggregate_id, profile.to_string());
+            }
+            Err(other) => panic!("a racing funding failed with {other}"),
+        }
+    }
+    won
+}
+
+/// Checks that the profile holds exactly the fundings `expected` (id → amount), in events and in
+/// balance, and that its stream has no gap.
+async fn assert_profile_holds(ledger: &Ledger, profile: ProfileId, expected: &[(String, String)]) {
+    let events = ledger
+        .events_of(event_names::PROFILE, &profile.to_string())
+        .await
+        .unwrap();
+    let sequences: Vec<i64> = events.iter().map(|e| e.sequence).collect();
+    let gapless: Vec<i64> = (1..=i64::try_from(events.len()).unwrap()).collect();
+    assert_eq!(sequences, gapless);
+    assert_eq!(
+        events.len(),
+        1 + expected.len(),
+        "opened + one event per success"
+    );
+
+    let stored: BTreeSet<(String, String)> = fixtures::fundings(&events)
+        .into_iter()
+        .map(|(id, a)| (id, a.to_string()))
+        .collect();
+    let wanted: BTreeSet<(String, String)> = expected.iter().cloned().collect();
+    assert_eq!(stored, wanted);
+
+    let amounts: Vec<_> = expected.iter().map(|(_, a)| amount(a)).collect();
+    assert_eq!(
+        fixtures::available_usd(ledger, profile).await,
+        fixtures::sum(&amounts)
+    );
+}
+
+/// Waits until `n` sessions of this database wait for a lock while inserting events.
+async fn wait_for_blocked_appends(pool: &PgPool, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let blocked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database()
+                AND wait_event_type = 'Lock'
+                AND query LIKE '%INSERT INTO events%'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if blocked >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {blocked} of {n} appends got blocked"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn writers_that_loaded_the_same_version_all_but_one_conflict(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = fixtures::wide_pool(connect, 16).await;
+    let ledger = fixtures::ledger(&pool);
+    let profile = fixtures::open_profile(&ledger).await;
+    let amounts = power_of_two_amounts();
+
+    // Hold every append at the door until all writers have loaded the profile and tried to
+    // insert: they then race for the same sequence number, deterministically.
+    let mut gate = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut *gate)
+        .await
+        .unwrap();
+    let release = async {
+        wait_for_blocked_appends(&pool, WRITERS as i64).await;
+        gate.commit().await.unwrap();
+    };
+    let (won, ()) = tokio::join!(
+        fund_concurrently(&ledger, profile, "dep", &amounts),
+        release
+    );
+
+    assert_eq!(won.len(), 1, "exactly one of the writers wins: {won:?}");
+    let expected: Vec<_> = won
+        .iter()
+        .map(|&i| (format!("dep-{i}"), amounts[i].clone()))
+        .collect();
+    assert_profile_holds(&ledger, profile, &expected).await;
+    pool.close().await;
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn racing_writers_either_append_whole_or_conflict_and_retries_let_all_succeed(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = fixtures::wide_pool(connect, 16).await;
+    let ledger = fixtures::ledger(&pool);
+    let profile = fixtures::open_profile(&ledger).await;
+    let amounts = power_of_two_amounts();
+
+    let won = fund_concurrently(&ledger, profile, "dep", &amounts).await;
+    assert!(!won.is_empty(), "someone always wins a race");
+    let mut expected: Vec<_> = won
+        .iter()
+        .map(|&i| (format!("dep-{i}"), amounts[i].clone()))
+        .collect();
+    assert_profile_holds(&ledger, profile, &expected).await;
+
+    // Each loss of a writer is another writer's commit, so 7 retries would already do.
+    let patient = fixtures::ledger_with_retries(&pool, 20);
+    let won = fund_concurrently(&patient, profile, "late", &amounts).await;
+    assert_eq!(won, (0..WRITERS).collect::<Vec<_>>());
+    expected.extend((0..WRITERS).map(|i| (format!("late-{i}"), amounts[i].clone())));
+    assert_profile_holds(&patient, profile, &expected).await;
+    pool.close().await;
+}

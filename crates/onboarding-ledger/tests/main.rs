@@ -1,0 +1,12 @@
+//! Integration tests of the ledger against a real PostgreSQL, one fresh database per test.
+
+mod append_reload;
+mod cip_race;
+mod concurrency;
+mod errors;
+mod fixtures;
+mod log_reader;
+mod metadata;
+mod postgres_store;
+mod snapshots;
+mod upcasting;
