@@ -117,8 +117,7 @@ pub async fn run(database_url: Option<&str>, json_output: bool) -> anyhow::Resul
             Ledger::migrate(url).await?;
             let options = LedgerOptions {
                 conflict_retries: 3,
-                cip_key: crate::cip_key()?,
-                ..LedgerOptions::default()
+                ..crate::options()?
             };
             say.step("event store: Postgres");
             Ledger::connect(url, options).await?

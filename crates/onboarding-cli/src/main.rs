@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use onboarding_ledger::domain::IdentityId;
-use onboarding_ledger::{CommandContext, FingerprintKey, Ledger, LedgerOptions};
+use onboarding_ledger::{CommandContext, FingerprintKey, Ledger, LedgerOptions, MasterKey};
 
 /// The onboarding ledger: an auditable, event-sourced record of onboarding customers onto Paxos.
 #[derive(Debug, Parser)]
@@ -74,6 +74,11 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: read::AuditFormat,
+    },
+    /// Erase an identity's personal data (crypto-shredding), when the retention period allows.
+    Forget {
+        /// The identity.
+        identity: IdentityId,
     },
     /// Recompute every hash chain and the log digest; exits non-zero naming the first break.
     Verify {
@@ -169,6 +174,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
             read::audit(&ledger, identity, as_of, format).await
         }
+        Command::Forget { identity } => {
+            let (ledger, ctx) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            let reason = ctx.reason().unwrap_or("erasure requested").to_owned();
+            ledger.forget_identity(&ctx, identity, reason).await?;
+            print::ids(
+                cli.json,
+                &[("identity_id", identity.to_string())],
+                "personal data erased",
+            );
+            Ok(())
+        }
         Command::Verify { expect } => {
             let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
             read::verify(&ledger, expect.as_deref(), cli.json).await
@@ -193,16 +209,38 @@ async fn connect(
              pass --database-url or set DATABASE_URL"
         )
     })?;
-    let options = LedgerOptions {
-        cip_key: cip_key()?,
-        ..LedgerOptions::default()
-    };
-    let ledger = Ledger::connect(url, options).await?;
+    let ledger = Ledger::connect(url, options()?).await?;
     let mut ctx = CommandContext::new(actor, "cli");
     if let Some(reason) = reason {
         ctx = ctx.with_reason(reason);
     }
     Ok((ledger, ctx))
+}
+
+/// The ledger options from the environment: keys and retention.
+pub fn options() -> anyhow::Result<LedgerOptions> {
+    let key_provider = match MasterKey::from_env()? {
+        Some(key) => key,
+        None => {
+            tracing::warn!(
+                "{} is not set: sealing personal data under the development master key",
+                MasterKey::ENV
+            );
+            MasterKey::development()
+        }
+    };
+    let mut options = LedgerOptions {
+        cip_key: cip_key()?,
+        key_provider: std::sync::Arc::new(key_provider),
+        ..LedgerOptions::default()
+    };
+    if let Ok(days) = std::env::var("ONBOARDING_RETENTION_DAYS") {
+        let days: i64 = days.parse().map_err(|_| {
+            anyhow::anyhow!("ONBOARDING_RETENTION_DAYS must be a whole number of days")
+        })?;
+        options.retention = chrono::Duration::days(days);
+    }
+    Ok(options)
 }
 
 /// The cip fingerprint key from `ONBOARDING_CIP_KEY`, or the development key with a warning.

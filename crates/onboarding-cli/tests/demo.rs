@@ -52,7 +52,11 @@ async fn with_trace_logging_on_postgres_no_personal_data_reaches_the_output(pool
         .env("ONBOARDING_LOG", "trace")
         .output()
         .expect("the onboarding binary runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.lines().count() > 100,
@@ -64,10 +68,15 @@ async fn with_trace_logging_on_postgres_no_personal_data_reaches_the_output(pool
             assert!(!stream.contains(pii), "output leaks {pii}");
         }
         // Document numbers are drawn per run: no SSN- or EIN-shaped text may appear at all.
-        let ssn_like = stream.split(|c: char| !c.is_ascii_digit() && c != '-').any(|w| {
-            let parts: Vec<&str> = w.split('-').collect();
-            parts.len() == 3 && parts[0].len() == 3 && parts[1].len() == 2 && parts[2].len() == 4
-        });
+        let ssn_like = stream
+            .split(|c: char| !c.is_ascii_digit() && c != '-')
+            .any(|w| {
+                let parts: Vec<&str> = w.split('-').collect();
+                parts.len() == 3
+                    && parts[0].len() == 3
+                    && parts[1].len() == 2
+                    && parts[2].len() == 4
+            });
         assert!(!ssn_like, "output contains an SSN-shaped value");
     }
 }

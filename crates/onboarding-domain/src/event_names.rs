@@ -17,6 +17,8 @@ pub const DECISION_RECORDED: &str = "DecisionRecorded";
 pub const PAXOS_IDENTITY_LINKED: &str = "PaxosIdentityLinked";
 /// An identity was off-boarded on request.
 pub const IDENTITY_DISABLED: &str = "IdentityDisabled";
+/// An identity's personal data was erased.
+pub const IDENTITY_FORGOTTEN: &str = "IdentityForgotten";
 /// Current version of every identity event.
 pub const IDENTITY_EVENT_VERSION: &str = "1.0";
 

@@ -26,7 +26,7 @@ pub use account::{
 pub use identity::draft::IdentityDraft;
 pub use identity::{
     Decision, DecisionSource, Identity, IdentityCommand, IdentityError, IdentityEvent,
-    IdentitySubmission,
+    IdentitySubmission, RetentionFacts,
 };
 pub use ids::{AccountId, IdentityId, InvalidId, OrderId, ProfileId};
 pub use money::{Amount, AmountError, Asset, Market};

@@ -97,3 +97,76 @@ macro_rules! redacted_debug {
 }
 
 redacted_debug!(Address, PersonPii, InstitutionPii, TaxDetail);
+
+/// Personal data as an event holds it.
+///
+/// A command carries it [`Clear`](Personal::Clear); the store seals it (encrypts it under the
+/// identity's own data key) before it is written, so the log holds it
+/// [`Sealed`](Personal::Sealed); once the identity is forgotten and its key destroyed, what
+/// remains can never be read again and loads as [`Erased`](Personal::Erased). Everything else in
+/// the event stays readable, and its hash stays valid, whatever happens to the personal data.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Personal<T> {
+    /// Encrypted; readable only with the identity's data key.
+    Sealed {
+        /// The ciphertext and how to open it.
+        sealed: SealedData,
+    },
+    /// Destroyed: the key is gone.
+    Erased {
+        /// When it was erased.
+        erased: ErasedData,
+    },
+    /// In clear (as submitted, or opened with the key).
+    Clear(T),
+}
+
+/// An AEAD ciphertext of personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedData {
+    /// The algorithm, e.g. `AES-256-GCM`.
+    pub alg: String,
+    /// The nonce, base64.
+    pub nonce: String,
+    /// The ciphertext with its tag, base64.
+    pub ciphertext: String,
+}
+
+/// The marker left where personal data was erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasedData {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl<T> Personal<T> {
+    /// The data, when in clear.
+    pub fn clear(&self) -> Option<&T> {
+        match self {
+            Self::Clear(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether it is sealed.
+    pub fn is_sealed(&self) -> bool {
+        matches!(self, Self::Sealed { .. })
+    }
+}
+
+impl<T> From<T> for Personal<T> {
+    fn from(value: T) -> Self {
+        Self::Clear(value)
+    }
+}
+
+impl<T> fmt::Debug for Personal<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sealed { .. } => "Personal(sealed)",
+            Self::Erased { .. } => "Personal(erased)",
+            Self::Clear(_) => "Personal(redacted)",
+        })
+    }
+}

@@ -61,6 +61,10 @@ pub trait CipRegistry: Send + Sync {
     /// Claims `key` for `identity`. Idempotent for the same identity; when two identities race
     /// for one key, exactly one gets [`CipClaim::Claimed`].
     async fn claim(&self, key: &CipKey, identity: IdentityId) -> Result<CipClaim, LookupError>;
+
+    /// Releases whatever `identity` holds (after it was forgotten, so nothing derived from its
+    /// documents remains and the person may onboard afresh).
+    async fn release(&self, identity: IdentityId) -> Result<(), LookupError>;
 }
 
 /// The time, as the domain's rules see it (dates of birth in the past, verifications not in the

@@ -45,6 +45,7 @@ impl IdentityEvent {
             Self::PaxosIdentityLinked { paxos_identity_id } => {
                 format!("linked to Paxos identity {paxos_identity_id}")
             }
+            Self::IdentityForgotten { .. } => "personal data erased (key destroyed)".to_owned(),
             Self::IdentityDisabled { from, .. } => {
                 format!("disabled on request: {from} -> DISABLED")
             }

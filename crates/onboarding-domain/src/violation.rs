@@ -50,6 +50,9 @@ pub enum Problem {
     /// A trust's sub type must be INVESTMENT.
     #[error("must be INVESTMENT for a trust")]
     TrustSubTypeMustBeInvestment,
+    /// Personal data arrived sealed or erased where it must be given in clear.
+    #[error("must be given in clear")]
+    NotInClear,
     /// A list that needs at least one entry is empty.
     #[error("must not be empty")]
     Empty,

@@ -582,7 +582,14 @@ async fn a_cip_id_already_held_names_the_identity_holding_it() {
         .when_async(submit(second, &draft))
         .await
         .then_expect_error(IdentityError::CipIdTaken { existing: first });
-    assert_eq!(cips.holder(&submission(&draft).cip_key()), Some(first));
+    assert_eq!(
+        cips.holder(
+            &submission(&draft)
+                .cip_key()
+                .expect("personal data in clear")
+        ),
+        Some(first)
+    );
 }
 
 #[tokio::test]
@@ -677,7 +684,13 @@ async fn two_identities_racing_for_one_cip_id_get_it_once() {
     };
     let (ra, rb) = tokio::join!(attempt(a), attempt(b));
     let (ra, rb) = (ra.inspect_result(), rb.inspect_result());
-    let winner = cips.holder(&submission(&draft).cip_key()).expect("claimed");
+    let winner = cips
+        .holder(
+            &submission(&draft)
+                .cip_key()
+                .expect("personal data in clear"),
+        )
+        .expect("claimed");
     let (won, lost, loser) = if winner == a {
         (ra, rb, b)
     } else {

@@ -15,6 +15,7 @@ use onboarding_domain::{
 };
 use onboarding_store::aggregates::{self, AccountStore, IdentityStore, ProfileStore};
 use onboarding_store::cip::{FingerprintKey, InMemoryCipRegistry, PostgresCipRegistry};
+use onboarding_store::crypto::{KeyProvider, MasterKey};
 use onboarding_store::directory::StoreDirectory;
 use onboarding_store::{postgres, CommandContext, EventRepository, RecordedEvent};
 use uuid::Uuid;
@@ -33,7 +34,14 @@ pub struct LedgerOptions {
     pub conflict_retries: u32,
     /// Postgres pool size.
     pub max_connections: u32,
+    /// Wraps the per-identity keys that seal personal data.
+    pub key_provider: Arc<dyn KeyProvider>,
+    /// How long records are kept after a relationship ends before personal data may be erased.
+    pub retention: chrono::Duration,
 }
+
+/// Five years (and a leap day), the default retention period.
+pub const DEFAULT_RETENTION_DAYS: i64 = 5 * 365 + 1;
 
 impl Default for LedgerOptions {
     fn default() -> Self {
@@ -42,6 +50,8 @@ impl Default for LedgerOptions {
             clock: Arc::new(SystemClock),
             conflict_retries: 0,
             max_connections: 10,
+            key_provider: Arc::new(MasterKey::development()),
+            retention: chrono::Duration::days(DEFAULT_RETENTION_DAYS),
         }
     }
 }
@@ -91,6 +101,9 @@ pub struct OpenedAccount {
 pub struct Ledger {
     repo: EventRepository,
     pub(crate) read_side: crate::read_side::ReadSide,
+    pub(crate) cips: Arc<dyn onboarding_domain::CipRegistry>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) retention: chrono::Duration,
     identities: CqrsFramework<Identity, IdentityStore>,
     accounts: CqrsFramework<Account, AccountStore>,
     profiles: CqrsFramework<Profile, ProfileStore>,
@@ -109,7 +122,8 @@ impl Ledger {
     /// A ledger on the embedded in-memory store, with options.
     pub fn in_memory_with(options: LedgerOptions) -> Self {
         let cips = Arc::new(InMemoryCipRegistry::new(options.cip_key.clone()));
-        Self::assemble(EventRepository::in_memory(), cips, &options)
+        let repo = EventRepository::in_memory().with_key_provider(options.key_provider.clone());
+        Self::assemble(repo, cips, &options)
     }
 
     /// A ledger on the Postgres database at `url`, whose schema must be migrated
@@ -126,7 +140,8 @@ impl Ledger {
             options.cip_key.clone(),
             pool.clone(),
         ));
-        Self::assemble(EventRepository::postgres(pool), cips, options)
+        let repo = EventRepository::postgres(pool).with_key_provider(options.key_provider.clone());
+        Self::assemble(repo, cips, options)
     }
 
     /// Applies the schema migrations to the database at `url`.
@@ -144,10 +159,13 @@ impl Ledger {
     ) -> Self {
         let services = Services::new(
             Arc::new(StoreDirectory::new(repo.clone())),
-            cips,
+            cips.clone(),
             options.clock.clone(),
         );
         Self {
+            cips,
+            clock: options.clock.clone(),
+            retention: options.retention,
             read_side: crate::read_side::ReadSide::for_repository(&repo),
             identities: CqrsFramework::new(
                 aggregates::identity_store(repo.clone()),
@@ -188,7 +206,7 @@ impl Ledger {
         }
     }
 
-    async fn identity_command(
+    pub(crate) async fn identity_command(
         &self,
         ctx: &CommandContext,
         id: IdentityId,

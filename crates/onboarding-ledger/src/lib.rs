@@ -19,13 +19,15 @@
 //! # }
 //! ```
 
+mod erasure;
 mod error;
 mod ledger;
 mod read_side;
 
 pub use error::LedgerError;
-pub use ledger::{AccountRequest, Ledger, LedgerOptions, OpenedAccount};
+pub use ledger::{AccountRequest, Ledger, LedgerOptions, OpenedAccount, DEFAULT_RETENTION_DAYS};
 pub use onboarding_domain as domain;
 pub use onboarding_projections as projections;
 pub use onboarding_store::cip::FingerprintKey;
+pub use onboarding_store::crypto::{KeyProvider, MasterKey};
 pub use onboarding_store::{CommandContext, EventMetadata, RecordedEvent, StoreError};

@@ -56,7 +56,9 @@ impl Ledger {
             }
             ReadSide::Postgres(pool) => {
                 let projector = Projector::new(pool.clone());
-                let head = projector.head().await?;
+                let head = onboarding_store::postgres::PostgresLog::new(pool.clone())
+                    .sequence_visible(CATCH_UP_TIMEOUT)
+                    .await?;
                 let done = projector.catch_up().await?;
                 if done.iter().any(|(_, c)| *c == CatchUp::HeldElsewhere) {
                     // A running projector owns those: wait for it to get past our head.

@@ -3,6 +3,7 @@
 mod append_reload;
 mod cip_race;
 mod concurrency;
+mod erasure;
 mod errors;
 mod fixtures;
 mod log_reader;

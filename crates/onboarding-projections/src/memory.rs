@@ -90,10 +90,12 @@ impl MemoryProjection for MemoryAudit {
     }
 }
 
-/// In-memory projections with one shared checkpoint, caught up from a repository's log.
+/// In-memory projections, each with its own checkpoint, caught up from a repository's log.
+///
+/// Checkpoints are per projection, as on PostgreSQL: when one fails, the others keep what they
+/// applied, and the next catch-up hands each only the events after its own checkpoint.
 pub struct MemoryProjector {
-    projections: Vec<Box<dyn MemoryProjection>>,
-    position: i64,
+    projections: Vec<(Box<dyn MemoryProjection>, i64)>,
     batch_size: usize,
 }
 
@@ -106,45 +108,53 @@ impl Default for MemoryProjector {
 impl MemoryProjector {
     /// The built-in read models, empty.
     pub fn new() -> Self {
+        let projections: Vec<Box<dyn MemoryProjection>> = vec![
+            Box::new(MemoryView::new(IdentityStatus)),
+            Box::new(MemoryView::new(Accounts)),
+            Box::new(MemoryView::new(Profiles)),
+            Box::new(MemoryView::new(Orders)),
+            Box::new(MemoryAudit::default()),
+        ];
         Self {
-            projections: vec![
-                Box::new(MemoryView::new(IdentityStatus)),
-                Box::new(MemoryView::new(Accounts)),
-                Box::new(MemoryView::new(Profiles)),
-                Box::new(MemoryView::new(Orders)),
-                Box::new(MemoryAudit::default()),
-            ],
-            position: 0,
+            projections: projections.into_iter().map(|p| (p, 0)).collect(),
             batch_size: 500,
         }
     }
 
-    /// Adds a custom view. Register before the first catch-up: a view added later starts empty
-    /// at the shared checkpoint.
+    /// Adds a custom view. A view added after a catch-up starts empty at position zero and
+    /// receives the whole log at the next one.
     pub fn register<V: View>(&mut self, view: V) {
-        self.projections.push(Box::new(MemoryView::new(view)));
+        self.projections.push((Box::new(MemoryView::new(view)), 0));
     }
 
-    /// The last applied position.
+    /// The position every projection has applied.
     pub fn position(&self) -> i64 {
-        self.position
+        self.projections
+            .iter()
+            .map(|(_, position)| *position)
+            .min()
+            .unwrap_or_default()
     }
 
-    /// Applies everything committed after the checkpoint.
+    /// Applies everything committed after each projection's checkpoint.
     pub async fn catch_up(&mut self, repo: &EventRepository) -> Result<i64, ProjectionError> {
         loop {
-            let records = repo.read_after(self.position, self.batch_size).await?;
+            let from = self.position();
+            let records = repo.read_after(from, self.batch_size).await?;
             let Some(last) = records.last().map(|r| r.position) else {
-                return Ok(self.position);
+                return Ok(from);
             };
             let batch = records
                 .into_iter()
                 .map(ProjectedEvent::decode)
                 .collect::<Result<Vec<_>, _>>()?;
-            for p in &mut self.projections {
-                p.apply(&batch)?;
+            for (p, position) in &mut self.projections {
+                let unseen = batch.partition_point(|e| e.position() <= *position);
+                if unseen < batch.len() {
+                    p.apply(&batch[unseen..])?;
+                    *position = last;
+                }
             }
-            self.position = last;
         }
     }
 
@@ -152,15 +162,15 @@ impl MemoryProjector {
     pub fn view<V: View>(&self, view: &V) -> Option<&MemoryView<V>> {
         self.projections
             .iter()
-            .find(|p| p.name() == view.name())
-            .and_then(|p| p.as_any().downcast_ref::<MemoryView<V>>())
+            .find(|(p, _)| p.name() == view.name())
+            .and_then(|(p, _)| p.as_any().downcast_ref::<MemoryView<V>>())
     }
 
     /// The audit trail.
     pub fn audit(&self) -> &[AuditEntry] {
         self.projections
             .iter()
-            .find_map(|p| p.as_any().downcast_ref::<MemoryAudit>())
+            .find_map(|(p, _)| p.as_any().downcast_ref::<MemoryAudit>())
             .map(MemoryAudit::entries)
             .unwrap_or_default()
     }

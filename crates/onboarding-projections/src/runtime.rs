@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
+use futures::FutureExt;
 use onboarding_store::postgres::{PostgresLog, EVENTS_CHANNEL};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgListener;
@@ -164,12 +165,30 @@ impl Projector {
     /// Creates the projections' tables and checkpoints (idempotent).
     pub async fn setup(&self) -> Result<(), ProjectionError> {
         let mut conn = self.pool.acquire().await?;
-        for p in &self.projections {
-            p.setup(&mut conn).await?;
-            sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-                .bind(p.name())
-                .execute(&mut *conn)
-                .await?;
+        let mut tx = conn.begin().await?;
+        // `CREATE TABLE IF NOT EXISTS` is not safe against a concurrent creation of the same
+        // table (projectors starting together fail on pg_type's unique index): one projector
+        // sets up at a time.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('onboarding-projections:setup'))")
+            .execute(&mut *tx)
+            .await?;
+        let result = async {
+            for p in &self.projections {
+                p.setup(&mut tx).await?;
+                sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                    .bind(p.name())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok::<_, ProjectionError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => tx.commit().await?,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -182,7 +201,11 @@ impl Projector {
     ) -> Result<Vec<ProjectionError>, ProjectionError> {
         self.setup().await?;
         let (wake_tx, wake_rx) = watch::channel(0u64);
-        let listener = tokio::spawn(listen(self.pool.clone(), wake_tx, shutdown.clone()));
+        // The listener stops however this future ends, also when it is dropped mid-way (an
+        // aborted task): otherwise it would keep its connection open forever.
+        let listening = shutdown.child_token();
+        let _stop_listening = listening.clone().drop_guard();
+        let listener = tokio::spawn(listen(self.pool.clone(), wake_tx, listening.clone()));
         let runs = self.projections.iter().map(|p| {
             let this = self.clone();
             let p = p.clone();
@@ -191,15 +214,18 @@ impl Projector {
             async move { this.run_one(p, shutdown, wake).await }
         });
         let results = join_all(runs).await;
-        shutdown.cancel();
+        listening.cancel();
         let _ = listener.await;
         Ok(results.into_iter().filter_map(Result::err).collect())
     }
 
     /// Applies everything committed so far to every projection whose lease is free, then returns.
+    /// A projection that fails (or had stopped) does not hold the others back: they are caught up
+    /// all the same, and then the first failure is returned.
     pub async fn catch_up(&self) -> Result<Vec<(String, CatchUp)>, ProjectionError> {
         self.setup().await?;
         let mut done = Vec::new();
+        let mut failure = None;
         for p in &self.projections {
             let Some(mut lease) = Lease::try_acquire(&self.pool, p.name()).await? else {
                 done.push((p.name().to_owned(), CatchUp::HeldElsewhere));
@@ -209,9 +235,20 @@ impl Projector {
                 .drain(p.as_ref(), &mut lease, &CancellationToken::new())
                 .await;
             lease.release().await;
-            done.push((p.name().to_owned(), CatchUp::CaughtUp(result?)));
+            match result {
+                Ok(position) => done.push((p.name().to_owned(), CatchUp::CaughtUp(position))),
+                Err(e @ ProjectionError::Store(onboarding_store::StoreError::Unreachable(_))) => {
+                    return Err(e)
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
         }
-        Ok(done)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
     }
 
     /// Waits until every projection has applied the log up to `position` (e.g. the head before
@@ -455,7 +492,32 @@ async fn apply_batch(
         tx.rollback().await?;
         return Ok(false);
     }
-    p.apply(batch, &mut tx).await?;
+    // A panicking projection is a failing one: it must stop alone, with its failure recorded,
+    // not take down the task running every projection.
+    let applied = std::panic::AssertUnwindSafe(p.apply(batch, &mut tx))
+        .catch_unwind()
+        .await;
+    let failure = match applied {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Some(ProjectionError::Apply {
+                position: batch.first().map_or(from + 1, ProjectedEvent::position),
+                message: format!("panicked in the batch starting here: {message}"),
+            })
+        }
+    };
+    if let Some(e) = failure {
+        // Roll back now: a dropped sqlx transaction only rolls back on the connection's next
+        // use, and until then its lock on the checkpoint row would block recording the failure.
+        tx.rollback().await?;
+        return Err(e);
+    }
     sqlx::query(
         "UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
     )
@@ -487,15 +549,19 @@ async fn checkpoint(
 
 /// Wakes the projection tasks whenever a commit appends events.
 async fn listen(pool: PgPool, wake: watch::Sender<u64>, shutdown: CancellationToken) {
+    // Without notifications, the sender must live on until shutdown: a dropped sender would
+    // make every `changed()` return at once and the projection tasks spin instead of polling.
     let mut listener = match PgListener::connect_with(&pool).await {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(error = %e, "LISTEN unavailable; polling only");
+            shutdown.cancelled().await;
             return;
         }
     };
     if let Err(e) = listener.listen(EVENTS_CHANNEL).await {
         tracing::warn!(error = %e, "LISTEN failed; polling only");
+        shutdown.cancelled().await;
         return;
     }
     let mut count = 0u64;
@@ -508,7 +574,13 @@ async fn listen(pool: PgPool, wake: watch::Sender<u64>, shutdown: CancellationTo
                     wake.send_replace(count);
                 }
                 Err(e) => {
+                    // `recv` reconnects on its next call; don't retry in a tight loop while the
+                    // database is away.
                     tracing::warn!(error = %e, "notification channel broke; reconnecting");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
                 }
             }
         }

@@ -101,6 +101,14 @@ impl CipRegistry for InMemoryCipRegistry {
             CipClaim::HeldBy(holder)
         })
     }
+
+    async fn release(&self, identity: IdentityId) -> Result<(), LookupError> {
+        self.claims
+            .lock()
+            .map_err(|_| LookupError("cip registry poisoned".to_owned()))?
+            .retain(|_, holder| *holder != identity);
+        Ok(())
+    }
 }
 
 /// Claims in the `cip_claims` table: one `INSERT ... ON CONFLICT` decides each race.
@@ -161,5 +169,14 @@ impl CipRegistry for PostgresCipRegistry {
         } else {
             CipClaim::HeldBy(holder)
         })
+    }
+
+    async fn release(&self, identity: IdentityId) -> Result<(), LookupError> {
+        sqlx::query("DELETE FROM cip_claims WHERE identity_id = $1")
+            .bind(identity.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| LookupError(format!("cip release failed: {e}")))?;
+        Ok(())
     }
 }

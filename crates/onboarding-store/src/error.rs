@@ -12,6 +12,9 @@ pub enum StoreError {
     /// Applying migrations failed; the message says which.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The identity was forgotten: its personal data can no longer be read or written.
+    #[error("personal data of identity {0} has been erased")]
+    PersonalDataErased(onboarding_domain::IdentityId),
     /// Any other database error; retrying may help if it was transient.
     #[error("database error: {0}")]
     Database(String),

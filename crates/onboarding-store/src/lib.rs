@@ -9,6 +9,7 @@
 
 pub mod aggregates;
 pub mod cip;
+pub mod crypto;
 pub mod directory;
 pub mod error;
 pub mod integrity;
@@ -19,6 +20,7 @@ pub mod postgres;
 pub mod repository;
 pub mod snapshot;
 pub mod upcast;
+pub mod vault;
 
 pub use error::StoreError;
 pub use log::RecordedEvent;

@@ -100,6 +100,40 @@ impl PostgresLog {
         }
     }
 
+    /// Sequences until every event visible now has a position, and returns the head. Sequencing
+    /// only passes events older than every transaction still running on the server, so another
+    /// session's open transaction (any database of the cluster) can hold the log back: this waits
+    /// for it, up to `timeout`, where [`sequence`](Self::sequence) would return at once.
+    pub async fn sequence_visible(&self, timeout: Duration) -> Result<i64, StoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let newest: Option<i64> = sqlx::query_scalar("SELECT max(event_id) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(newest) = newest else {
+            return self.sequence().await;
+        };
+        loop {
+            let head = self.sequence().await?;
+            let pending: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM events e
+                                 WHERE e.event_id <= $1
+                                   AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.event_id = e.event_id))",
+            )
+            .bind(newest)
+            .fetch_one(&self.pool)
+            .await?;
+            if !pending {
+                return Ok(head);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::Database(format!(
+                    "committed events are still unsequenced after {timeout:?}: a long-running transaction holds the log back"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The highest sequenced position (0 when empty), without sequencing.
     pub async fn head(&self) -> Result<i64, StoreError> {
         Ok(

@@ -10,14 +10,23 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::crypto::{KeyProvider, MasterKey};
 use crate::error::StoreError;
 use crate::log::RecordedEvent;
 use crate::memory::InMemoryEventRepository;
 use crate::postgres::PostgresLog;
+use crate::vault::KeyVault;
 
-/// The backend events are stored in. Cheap to clone; clones share the store.
+/// Where events are stored, and the vault whose keys seal their personal data. Cheap to clone;
+/// clones share the store.
 #[derive(Clone)]
-pub enum EventRepository {
+pub struct EventRepository {
+    backend: Backend,
+    vault: Arc<KeyVault>,
+}
+
+#[derive(Clone)]
+enum Backend {
     /// Embedded, in this process's memory.
     Memory(InMemoryEventRepository),
     /// Postgres, through `postgres-es`.
@@ -30,24 +39,46 @@ pub enum EventRepository {
 }
 
 impl EventRepository {
-    /// A new, empty embedded store.
+    /// A new, empty embedded store (personal data sealed under the development master key
+    /// until [`with_key_provider`](Self::with_key_provider) says otherwise).
     pub fn in_memory() -> Self {
-        Self::Memory(InMemoryEventRepository::new())
+        Self {
+            backend: Backend::Memory(InMemoryEventRepository::new()),
+            vault: Arc::new(KeyVault::in_memory(Arc::new(MasterKey::development()))),
+        }
     }
 
-    /// The store in the database behind `pool` (which must be migrated).
+    /// The store in the database behind `pool` (which must be migrated; personal data sealed
+    /// under the development master key until [`with_key_provider`](Self::with_key_provider)).
     pub fn postgres(pool: PgPool) -> Self {
-        Self::Postgres {
-            repo: Arc::new(PostgresEventRepository::new(pool.clone())),
-            log: PostgresLog::new(pool),
+        Self {
+            vault: Arc::new(KeyVault::postgres(
+                pool.clone(),
+                Arc::new(MasterKey::development()),
+            )),
+            backend: Backend::Postgres {
+                repo: Arc::new(PostgresEventRepository::new(pool.clone())),
+                log: PostgresLog::new(pool),
+            },
         }
+    }
+
+    /// Seals personal data with keys wrapped by `provider`.
+    pub fn with_key_provider(mut self, provider: Arc<dyn KeyProvider>) -> Self {
+        self.vault = Arc::new(self.vault.with_provider(provider));
+        self
+    }
+
+    /// The vault of per-identity data keys.
+    pub fn vault(&self) -> &KeyVault {
+        &self.vault
     }
 
     /// The Postgres pool, when on Postgres.
     pub fn pool(&self) -> Option<&PgPool> {
-        match self {
-            Self::Memory(_) => None,
-            Self::Postgres { log, .. } => Some(log.pool()),
+        match &self.backend {
+            Backend::Memory(_) => None,
+            Backend::Postgres { log, .. } => Some(log.pool()),
         }
     }
 
@@ -57,9 +88,9 @@ impl EventRepository {
         position: i64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        match self {
-            Self::Memory(m) => Ok(m.read_after(position, limit)?),
-            Self::Postgres { log, .. } => log.read_after(position, limit).await,
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.read_after(position, limit)?),
+            Backend::Postgres { log, .. } => log.read_after(position, limit).await,
         }
     }
 
@@ -69,17 +100,58 @@ impl EventRepository {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        match self {
-            Self::Memory(m) => Ok(m.stream_of(aggregate_type, aggregate_id)?),
-            Self::Postgres { log, .. } => log.stream_of(aggregate_type, aggregate_id).await,
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.stream_of(aggregate_type, aggregate_id)?),
+            Backend::Postgres { log, .. } => log.stream_of(aggregate_type, aggregate_id).await,
+        }
+    }
+
+    /// The ids of the accounts `identity` owns or is a member of, as their opening events say.
+    pub async fn accounts_of(
+        &self,
+        identity: onboarding_domain::IdentityId,
+    ) -> Result<Vec<String>, StoreError> {
+        use onboarding_domain::{event_names, AccountEvent};
+        match &self.backend {
+            Backend::Memory(m) => {
+                let mut ids = Vec::new();
+                let mut position = 0;
+                loop {
+                    let batch = m.read_after(position, 1000)?;
+                    let Some(last) = batch.last().map(|e| e.position) else {
+                        return Ok(ids);
+                    };
+                    for e in batch.iter().filter(|e| e.event_type == event_names::ACCOUNT_OPENED) {
+                        if let Ok(AccountEvent::AccountOpened(o)) =
+                            serde_json::from_value::<AccountEvent>(e.payload.clone())
+                        {
+                            if o.owner == identity || o.members.iter().any(|m| m.identity_id == identity) {
+                                ids.push(e.aggregate_id.clone());
+                            }
+                        }
+                    }
+                    position = last;
+                }
+            }
+            Backend::Postgres { log, .. } => Ok(sqlx::query_scalar(
+                "SELECT aggregate_id FROM events
+                  WHERE aggregate_type = $1 AND event_type = $2
+                    AND (payload -> $2 ->> 'owner' = $3
+                         OR payload -> $2 -> 'members' @> jsonb_build_array(jsonb_build_object('identity_id', $3)))",
+            )
+            .bind(event_names::ACCOUNT)
+            .bind(event_names::ACCOUNT_OPENED)
+            .bind(identity.to_string())
+            .fetch_all(log.pool())
+            .await?),
         }
     }
 
     /// The position of the last committed event in the log.
     pub async fn head(&self) -> Result<i64, StoreError> {
-        match self {
-            Self::Memory(m) => Ok(m.head()?),
-            Self::Postgres { log, .. } => log.sequence().await,
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.head()?),
+            Backend::Postgres { log, .. } => log.sequence().await,
         }
     }
 }
@@ -89,9 +161,9 @@ impl PersistedEventRepository for EventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match self {
-            Self::Memory(m) => m.get_events::<A>(aggregate_id).await,
-            Self::Postgres { repo, .. } => repo.get_events::<A>(aggregate_id).await,
+        match &self.backend {
+            Backend::Memory(m) => m.get_events::<A>(aggregate_id).await,
+            Backend::Postgres { repo, .. } => repo.get_events::<A>(aggregate_id).await,
         }
     }
 
@@ -100,9 +172,9 @@ impl PersistedEventRepository for EventRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match self {
-            Self::Memory(m) => m.get_last_events::<A>(aggregate_id, last_sequence).await,
-            Self::Postgres { repo, .. } => {
+        match &self.backend {
+            Backend::Memory(m) => m.get_last_events::<A>(aggregate_id, last_sequence).await,
+            Backend::Postgres { repo, .. } => {
                 repo.get_last_events::<A>(aggregate_id, last_sequence).await
             }
         }
@@ -112,9 +184,9 @@ impl PersistedEventRepository for EventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        match self {
-            Self::Memory(m) => m.get_snapshot::<A>(aggregate_id).await,
-            Self::Postgres { repo, .. } => repo.get_snapshot::<A>(aggregate_id).await,
+        match &self.backend {
+            Backend::Memory(m) => m.get_snapshot::<A>(aggregate_id).await,
+            Backend::Postgres { repo, .. } => repo.get_snapshot::<A>(aggregate_id).await,
         }
     }
 
@@ -123,9 +195,16 @@ impl PersistedEventRepository for EventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        match self {
-            Self::Memory(m) => m.persist::<A>(events, snapshot_update).await,
-            Self::Postgres { repo, .. } => repo.persist::<A>(events, snapshot_update).await,
+        // Personal data never reaches the log in clear.
+        let sealed = self
+            .vault
+            .seal_events(events)
+            .await
+            .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+        let events = sealed.as_slice();
+        match &self.backend {
+            Backend::Memory(m) => m.persist::<A>(events, snapshot_update).await,
+            Backend::Postgres { repo, .. } => repo.persist::<A>(events, snapshot_update).await,
         }
     }
 
@@ -133,16 +212,16 @@ impl PersistedEventRepository for EventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<ReplayStream, PersistenceError> {
-        match self {
-            Self::Memory(m) => m.stream_events::<A>(aggregate_id).await,
-            Self::Postgres { repo, .. } => repo.stream_events::<A>(aggregate_id).await,
+        match &self.backend {
+            Backend::Memory(m) => m.stream_events::<A>(aggregate_id).await,
+            Backend::Postgres { repo, .. } => repo.stream_events::<A>(aggregate_id).await,
         }
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        match self {
-            Self::Memory(m) => m.stream_all_events::<A>().await,
-            Self::Postgres { repo, .. } => repo.stream_all_events::<A>().await,
+        match &self.backend {
+            Backend::Memory(m) => m.stream_all_events::<A>().await,
+            Backend::Postgres { repo, .. } => repo.stream_all_events::<A>().await,
         }
     }
 }

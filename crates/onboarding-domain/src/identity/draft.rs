@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::submission::*;
 use crate::ids::IdentityId;
 use crate::money::Percentage;
-use crate::pii::{Address, InstitutionPii, PersonPii, TaxDetail};
+use crate::pii::{Address, InstitutionPii, PersonPii, Personal, TaxDetail};
 use crate::values::{
     parse_date, parse_date_or_timestamp, CipNumber, CountryCode, Text, ValueError,
 };
@@ -451,7 +451,7 @@ fn parse_person(
 
     let (cip_id, cip_id_type, cip_id_country) = cip?;
     Some(PersonSubmission {
-        pii: PersonPii {
+        pii: Personal::Clear(PersonPii {
             first_name: first_name?,
             middle_name,
             last_name: last_name?,
@@ -460,8 +460,8 @@ fn parse_person(
             cip_id,
             phone_number,
             email,
-        },
-        tax_details,
+        }),
+        tax_details: Personal::Clear(tax_details),
         details: PersonDetails {
             nationality: nationality?,
             cip_id_type,
@@ -619,15 +619,15 @@ fn parse_institution(
 
     let (cip_id, cip_id_type, cip_id_country) = cip?;
     Some(InstitutionSubmission {
-        pii: InstitutionPii {
+        pii: Personal::Clear(InstitutionPii {
             name: name?,
             business_address: business_address?,
             incorporation_address: incorporation_address?,
             cip_id,
             phone_number,
             email,
-        },
-        tax_details,
+        }),
+        tax_details: Personal::Clear(tax_details),
         details: InstitutionDetails {
             institution_type: institution_type?,
             institution_sub_type: institution_sub_type?,

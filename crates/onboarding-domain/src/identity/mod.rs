@@ -10,6 +10,7 @@ pub mod submission;
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +93,21 @@ pub enum DecisionSource {
     },
 }
 
+/// What the store says about the end of an identity's relationship, looked up before `Forget`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionFacts {
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// When the identity was last denied or disabled (from the event's commit time).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Accounts of the identity (owned or as a member) still open.
+    pub open_accounts: u32,
+    /// When its last account closed.
+    pub last_account_closed_at: Option<DateTime<Utc>>,
+    /// How long records must be kept after the relationship ends.
+    pub retention: chrono::Duration,
+}
+
 /// The commands an identity accepts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdentityCommand {
@@ -120,6 +136,14 @@ pub enum IdentityCommand {
     Disable {
         /// Why.
         reason: String,
+    },
+    /// Erase the identity's personal data (right to erasure), once the retention period after
+    /// the relationship ended has passed. The store then destroys the identity's data key.
+    Forget {
+        /// Why (e.g. the customer's request reference).
+        reason: String,
+        /// The facts the retention rule needs.
+        facts: RetentionFacts,
     },
 }
 
@@ -158,6 +182,11 @@ pub enum IdentityEvent {
         /// The status before.
         from: IdentityStatus,
     },
+    /// The identity's personal data was erased; its status and history remain.
+    IdentityForgotten {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl DomainEvent for IdentityEvent {
@@ -167,6 +196,7 @@ impl DomainEvent for IdentityEvent {
             Self::DecisionRecorded { .. } => event_names::DECISION_RECORDED,
             Self::PaxosIdentityLinked { .. } => event_names::PAXOS_IDENTITY_LINKED,
             Self::IdentityDisabled { .. } => event_names::IDENTITY_DISABLED,
+            Self::IdentityForgotten { .. } => event_names::IDENTITY_FORGOTTEN,
         }
         .to_owned()
     }
@@ -206,6 +236,24 @@ pub enum IdentityError {
     /// The identity is already linked to a different Paxos identity; investigate, do not retry.
     #[error("identity is already linked to another Paxos identity")]
     PaxosLinkConflict,
+    /// The relationship has not ended (the identity is not denied or disabled, or accounts are
+    /// still open): close them and disable the identity first.
+    #[error("cannot forget an identity that is {status} with {open_accounts} open account(s)")]
+    RelationshipActive {
+        /// The current status.
+        status: IdentityStatus,
+        /// Accounts still open.
+        open_accounts: u32,
+    },
+    /// The records must be kept until `until`; erase then.
+    #[error("personal data must be retained until {until}")]
+    RetentionActive {
+        /// When the retention period ends.
+        until: DateTime<Utc>,
+    },
+    /// The identity's personal data was erased; it accepts no more commands.
+    #[error("identity has been forgotten")]
+    Forgotten,
     /// A lookup the rules need failed; retry when the store is reachable.
     #[error(transparent)]
     Lookup(#[from] LookupError),
@@ -221,6 +269,8 @@ pub struct Identity {
     paxos_identity_id: Option<String>,
     paxos_events_applied: BTreeSet<String>,
     documents_required: Vec<String>,
+    #[serde(default)]
+    forgotten: bool,
 }
 
 impl Identity {
@@ -249,13 +299,52 @@ impl Identity {
         self.paxos_identity_id.as_deref()
     }
 
+    /// Whether its personal data was erased.
+    pub fn is_forgotten(&self) -> bool {
+        self.forgotten
+    }
+
     /// Documents asked for by the last documents-required decision.
     pub fn documents_required(&self) -> &[String] {
         &self.documents_required
     }
 
     fn current_status(&self) -> Result<IdentityStatus, IdentityError> {
+        if self.forgotten {
+            return Err(IdentityError::Forgotten);
+        }
         self.status.ok_or(IdentityError::NotSubmitted)
+    }
+
+    fn forget(
+        &self,
+        reason: String,
+        facts: RetentionFacts,
+    ) -> Result<Option<IdentityEvent>, IdentityError> {
+        if self.forgotten {
+            return Ok(None); // a retried erasure: the store finishes destroying the key
+        }
+        let status = self.current_status()?;
+        let ended = match status {
+            IdentityStatus::Denied => true,
+            IdentityStatus::Disabled | IdentityStatus::Error => facts.open_accounts == 0,
+            IdentityStatus::Pending | IdentityStatus::Approved => false,
+        };
+        if !ended || facts.open_accounts > 0 {
+            return Err(IdentityError::RelationshipActive {
+                status,
+                open_accounts: facts.open_accounts,
+            });
+        }
+        let start = facts
+            .ended_at
+            .max(facts.last_account_closed_at)
+            .unwrap_or(facts.now);
+        let until = start + facts.retention;
+        if facts.now < until {
+            return Err(IdentityError::RetentionActive { until });
+        }
+        Ok(Some(IdentityEvent::IdentityForgotten { reason }))
     }
 
     async fn submit(
@@ -283,8 +372,13 @@ impl Identity {
         if !violations.is_empty() {
             return Err(IdentityError::Invalid(violations));
         }
+        let Some(cip_key) = submission.cip_key() else {
+            let mut v = Violations::new();
+            v.push("person_details", Problem::NotInClear);
+            return Err(IdentityError::Invalid(v));
+        };
         // Claimed last, so a submission refused for any other reason never holds a claim.
-        match services.cips.claim(&submission.cip_key(), id).await? {
+        match services.cips.claim(&cip_key, id).await? {
             CipClaim::Claimed => Ok(IdentityEvent::IdentitySubmitted { id, submission }),
             CipClaim::HeldBy(existing) => Err(IdentityError::CipIdTaken { existing }),
         }
@@ -371,6 +465,7 @@ impl Aggregate for Identity {
                     None => Some(IdentityEvent::PaxosIdentityLinked { paxos_identity_id }),
                 }
             }
+            IdentityCommand::Forget { reason, facts } => self.forget(reason, facts)?,
             IdentityCommand::Disable { reason } => {
                 let from = self.current_status()?;
                 if from == IdentityStatus::Disabled {
@@ -419,6 +514,9 @@ impl Aggregate for Identity {
             }
             IdentityEvent::IdentityDisabled { .. } => {
                 self.status = Some(IdentityStatus::Disabled);
+            }
+            IdentityEvent::IdentityForgotten { .. } => {
+                self.forgotten = true;
             }
         }
     }

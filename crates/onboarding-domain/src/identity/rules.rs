@@ -19,7 +19,11 @@ pub const QUALIFYING_OWNERSHIP: Decimal = Decimal::from_parts(25, 0, 0, false, 0
 /// Checks a person against the clock and the document rules.
 pub fn check_person(person: &PersonSubmission, now: DateTime<Utc>) -> Violations {
     let mut v = Violations::new();
-    if person.pii.date_of_birth >= now.date_naive() {
+    let (Some(pii), Some(tax_details)) = (person.pii.clear(), person.tax_details.clear()) else {
+        v.push("person_details", Problem::NotInClear);
+        return v;
+    };
+    if pii.date_of_birth >= now.date_naive() {
         v.push("person_details.date_of_birth", Problem::NotInThePast);
     }
     if person.details.verification.verified_at > now {
@@ -37,7 +41,7 @@ pub fn check_person(person: &PersonSubmission, now: DateTime<Utc>) -> Violations
                 kind: IdentityKind::Person,
             },
         );
-    } else if person.pii.address.country == CountryCode::USA
+    } else if pii.address.country == CountryCode::USA
         && !matches!(
             cip_type,
             crate::vocab::CipIdType::Ssn | crate::vocab::CipIdType::Itin
@@ -48,7 +52,7 @@ pub fn check_person(person: &PersonSubmission, now: DateTime<Utc>) -> Violations
             Problem::UsResidentNeedsSsnOrItin,
         );
     }
-    if person.tax_details.is_empty() && !person.common.tax_details_not_required {
+    if tax_details.is_empty() && !person.common.tax_details_not_required {
         v.push("tax_details", Problem::Missing);
     }
     v
@@ -58,6 +62,10 @@ pub fn check_person(person: &PersonSubmission, now: DateTime<Utc>) -> Violations
 /// the members exist: see [`check_members`]).
 pub fn check_institution(inst: &InstitutionSubmission, now: DateTime<Utc>) -> Violations {
     let mut v = Violations::new();
+    let (Some(_), Some(tax_details)) = (inst.pii.clear(), inst.tax_details.clear()) else {
+        v.push("institution_details", Problem::NotInClear);
+        return v;
+    };
     let d = &inst.details;
     let f = |name: &str| format!("institution_details.{name}");
     if !d.cip_id_type.allowed_for_institution() {
@@ -97,7 +105,7 @@ pub fn check_institution(inst: &InstitutionSubmission, now: DateTime<Utc>) -> Vi
     if d.institution_type.is_business() && d.due_diligence.is_none() {
         v.push("customer_due_diligence", Problem::Missing);
     }
-    if inst.tax_details.is_empty() && !inst.common.tax_details_not_required {
+    if tax_details.is_empty() && !inst.common.tax_details_not_required {
         v.push("tax_details", Problem::Missing);
     }
     v.extend(check_roles(inst));

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::IdentityId;
 use crate::money::Percentage;
-use crate::pii::{InstitutionPii, PersonPii, TaxDetail};
+use crate::pii::{InstitutionPii, PersonPii, Personal, TaxDetail};
 use crate::values::{CipKey, CountryCode, Text};
 use crate::vocab::{
     CipIdType, EmploymentStatus, FundsSource, IdentityKind, IndustrySector, InstitutionType,
@@ -37,19 +37,20 @@ impl IdentitySubmission {
         }
     }
 
-    /// The document facts that must be unique across identities.
-    pub fn cip_key(&self) -> CipKey {
+    /// The document facts that must be unique across identities (`None` unless the personal
+    /// data is in clear).
+    pub fn cip_key(&self) -> Option<CipKey> {
         match self {
-            Self::Person(p) => CipKey {
-                cip_id: p.pii.cip_id.clone(),
+            Self::Person(p) => p.pii.clear().map(|pii| CipKey {
+                cip_id: pii.cip_id.clone(),
                 cip_id_type: p.details.cip_id_type,
                 cip_id_country: p.details.cip_id_country,
-            },
-            Self::Institution(i) => CipKey {
-                cip_id: i.pii.cip_id.clone(),
+            }),
+            Self::Institution(i) => i.pii.clear().map(|pii| CipKey {
+                cip_id: pii.cip_id.clone(),
                 cip_id_type: i.details.cip_id_type,
                 cip_id_country: i.details.cip_id_country,
-            },
+            }),
         }
     }
 
@@ -87,11 +88,10 @@ pub struct SubmissionCommon {
 /// A person: personal data apart, facts beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersonSubmission {
-    /// Names, birth date, address, document number, contacts, tax numbers.
-    pub pii: PersonPii,
-    /// Tax registrations (personal data, kept with it).
-    #[serde(default)]
-    pub tax_details: Vec<TaxDetail>,
+    /// Names, birth date, address, document number, contacts.
+    pub pii: Personal<PersonPii>,
+    /// Tax registrations (personal data, sealed apart).
+    pub tax_details: Personal<Vec<TaxDetail>>,
     /// Everything else.
     pub details: PersonDetails,
     /// Facts common to both kinds.
@@ -154,10 +154,9 @@ pub struct PersonDueDiligence {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstitutionSubmission {
     /// Name, addresses, registration number, contacts.
-    pub pii: InstitutionPii,
-    /// Tax registrations.
-    #[serde(default)]
-    pub tax_details: Vec<TaxDetail>,
+    pub pii: Personal<InstitutionPii>,
+    /// Tax registrations (sealed apart).
+    pub tax_details: Personal<Vec<TaxDetail>>,
     /// Everything else.
     pub details: InstitutionDetails,
     /// Facts common to both kinds.

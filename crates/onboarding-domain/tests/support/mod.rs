@@ -114,6 +114,14 @@ impl CipRegistry for MemoryCips {
             CipClaim::HeldBy(holder)
         })
     }
+
+    async fn release(&self, identity: IdentityId) -> Result<(), LookupError> {
+        self.0
+            .lock()
+            .unwrap()
+            .retain(|_, holder| *holder != identity);
+        Ok(())
+    }
 }
 
 /// Services over `directory`, a fresh cip registry and the fixed clock.

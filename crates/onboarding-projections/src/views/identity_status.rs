@@ -31,6 +31,9 @@ pub struct IdentityStatusRow {
     pub decided_at: Option<DateTime<Utc>>,
     /// When the row last changed.
     pub updated_at: DateTime<Utc>,
+    /// Whether the identity's personal data was erased.
+    #[serde(default)]
+    pub forgotten: bool,
 }
 
 /// The `identity_status` view.
@@ -73,6 +76,7 @@ impl View for IdentityStatus {
                 submitted_at: at,
                 decided_at: None,
                 updated_at: at,
+                forgotten: false,
             });
             return Ok(());
         }
@@ -93,6 +97,9 @@ impl View for IdentityStatus {
             }
             IdentityEvent::PaxosIdentityLinked { paxos_identity_id } => {
                 r.paxos_identity_id = Some(paxos_identity_id.clone());
+            }
+            IdentityEvent::IdentityForgotten { .. } => {
+                r.forgotten = true;
             }
             IdentityEvent::IdentityDisabled { .. } => {
                 r.status = Status::Disabled;

@@ -1,0 +1,239 @@
+//! Personal data is sealed per identity and erased by destroying the identity's key, under the
+//! retention policy; everything that is not personal data stays and still verifies.
+
+use onboarding_ledger::domain::pii::Personal;
+use onboarding_ledger::domain::vocab::IdentityStatus;
+use onboarding_ledger::domain::{Decision, IdentityError, IdentitySubmission};
+use onboarding_ledger::{Ledger, LedgerError, LedgerOptions, StoreError};
+use sqlx::PgPool;
+
+use crate::fixtures::{ctx, officer, person_json, unique_ssn};
+
+/// The personal values of `person_json`, none of which may be stored in clear.
+const PERSONAL: &[&str] = &[
+    "Quint",
+    "1988-04-12",
+    "Main Street",
+    "ada.quint@example.com",
+    "10001",
+];
+
+/// Every row of every table and view of the public schema, as text.
+async fn dump(pool: &PgPool) -> String {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut all = String::new();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t"))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        all.push_str(&rows.join("\n"));
+    }
+    all
+}
+
+fn ledger_with_retention(pool: &PgPool, days: i64) -> Ledger {
+    let options = LedgerOptions {
+        retention: chrono::Duration::days(days),
+        ..LedgerOptions::default()
+    };
+    Ledger::on_pool(pool.clone(), &options)
+}
+
+async fn denied_person(ledger: &Ledger, ssn: &str) -> onboarding_ledger::domain::IdentityId {
+    let id = ledger
+        .submit_identity_json(&ctx(), &person_json(ssn))
+        .await
+        .unwrap();
+    ledger
+        .record_decision(&ctx(), id, Decision::Denied, officer(), None)
+        .await
+        .unwrap();
+    id
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn personal_data_is_stored_only_sealed_and_opens_with_the_identity_key(pool: PgPool) {
+    let ledger = ledger_with_retention(&pool, 0);
+    let ssn = unique_ssn();
+    let id = ledger
+        .submit_identity_json(&ctx(), &person_json(&ssn))
+        .await
+        .unwrap();
+    ledger.catch_up().await.unwrap();
+
+    let dump = dump(&pool).await;
+    assert!(
+        dump.contains(&id.to_string()),
+        "the dump covers the identity"
+    );
+    for value in PERSONAL.iter().copied().chain([ssn.as_str()]) {
+        assert!(!dump.contains(value), "{value} is stored in clear");
+    }
+
+    let IdentitySubmission::Person(person) = ledger.personal_data(id).await.unwrap() else {
+        panic!("a person was submitted");
+    };
+    let pii = person.pii.clear().expect("opened");
+    assert_eq!(pii.last_name.as_str(), "Quint");
+    assert_eq!(pii.cip_id.expose(), ssn);
+    assert!(matches!(person.tax_details, Personal::Clear(ref t) if t.len() == 1));
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn forgetting_is_refused_inside_the_retention_period_and_writes_nothing(pool: PgPool) {
+    let ledger = ledger_with_retention(&pool, onboarding_ledger::DEFAULT_RETENTION_DAYS);
+    let id = denied_person(&ledger, &unique_ssn()).await;
+    let err = ledger
+        .forget_identity(&ctx(), id, "customer request".into())
+        .await
+        .unwrap_err();
+    let LedgerError::Identity(IdentityError::RetentionActive { until }) = err else {
+        panic!("expected RetentionActive, got {err:?}");
+    };
+    let years = (until - chrono::Utc::now()).num_days() / 365;
+    assert_eq!(years, 5, "retained five years after the denial");
+    assert_eq!(
+        ledger
+            .events_of("identity", &id.to_string())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(ledger.personal_data(id).await.is_ok(), "the key is intact");
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn an_approved_identity_cannot_be_forgotten(pool: PgPool) {
+    let ledger = ledger_with_retention(&pool, 0);
+    let id = ledger
+        .submit_identity_json(&ctx(), &person_json(&unique_ssn()))
+        .await
+        .unwrap();
+    ledger
+        .record_decision(&ctx(), id, Decision::Approved, officer(), None)
+        .await
+        .unwrap();
+    let err = ledger
+        .forget_identity(&ctx(), id, "request".into())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LedgerError::Identity(IdentityError::RelationshipActive {
+                status: IdentityStatus::Approved,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn after_erasure_the_data_is_gone_and_status_audit_and_verify_still_work(pool: PgPool) {
+    let ledger = ledger_with_retention(&pool, 0);
+    let ssn = unique_ssn();
+    let id = denied_person(&ledger, &ssn).await;
+
+    ledger
+        .forget_identity(&ctx(), id, "customer request".into())
+        .await
+        .unwrap();
+    // Idempotent: a retried erasure succeeds and records nothing more.
+    ledger
+        .forget_identity(&ctx(), id, "retry".into())
+        .await
+        .unwrap();
+
+    let events = ledger.events_of("identity", &id.to_string()).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["IdentitySubmitted", "DecisionRecorded", "IdentityForgotten"]
+    );
+
+    let err = ledger.personal_data(id).await.unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Store(StoreError::PersonalDataErased(x)) if x == id),
+        "{err:?}"
+    );
+    let key: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT wrapped_key FROM identity_keys WHERE identity_id = $1")
+            .bind(id.as_uuid())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(key, None, "the data key is destroyed");
+    let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM cip_claims")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(claims, 0, "the cip claim is released");
+
+    ledger.catch_up().await.unwrap();
+    let status = ledger
+        .identity_status(id)
+        .await
+        .unwrap()
+        .expect("still in the read model");
+    assert_eq!(status.status, IdentityStatus::Denied);
+    assert!(status.forgotten);
+    let trail = ledger.audit_trail(Some(id), None).await.unwrap();
+    assert_eq!(trail.len(), 3);
+    assert_eq!(trail[2].event_type, "IdentityForgotten");
+    let verification = ledger
+        .verify(None)
+        .await
+        .unwrap()
+        .expect("postgres verifies");
+    assert!(verification.is_intact(), "{verification:?}");
+
+    let dump = dump(&pool).await;
+    for value in PERSONAL.iter().copied().chain([ssn.as_str()]) {
+        assert!(!dump.contains(value), "{value} survived erasure");
+    }
+
+    // The person may onboard afresh under the same document.
+    assert!(ledger
+        .submit_identity_json(&ctx(), &person_json(&ssn))
+        .await
+        .is_ok());
+    // A forgotten identity accepts no more commands.
+    let err = ledger
+        .record_decision(&ctx(), id, Decision::Approved, officer(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Identity(IdentityError::Forgotten)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_store_seals_and_forgets_the_same_way() {
+    let options = LedgerOptions {
+        retention: chrono::Duration::zero(),
+        ..LedgerOptions::default()
+    };
+    let ledger = Ledger::in_memory_with(options);
+    let id = denied_person(&ledger, &unique_ssn()).await;
+    let stored = &ledger.events_of("identity", &id.to_string()).await.unwrap()[0];
+    assert!(stored.payload.to_string().contains("\"sealed\""));
+    assert!(!stored.payload.to_string().contains("Quint"));
+    assert!(ledger.personal_data(id).await.is_ok());
+    ledger
+        .forget_identity(&ctx(), id, "request".into())
+        .await
+        .unwrap();
+    assert!(matches!(
+        ledger.personal_data(id).await,
+        Err(LedgerError::Store(StoreError::PersonalDataErased(_)))
+    ));
+}

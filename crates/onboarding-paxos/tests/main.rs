@@ -1,0 +1,9 @@
+//! Integration tests of the Paxos client against the sandbox on loopback (real HTTP), and of the
+//! request bodies it builds from domain values against Paxos's OpenAPI request schemas.
+
+mod auth;
+mod errors;
+mod flow;
+mod retries;
+mod schema;
+mod support;
