@@ -46,6 +46,8 @@ pub struct AuditEntry {
     pub causation_id: String,
     /// What happened, without personal data.
     pub summary: String,
+    /// The event's hash in its stream's chain (hex), to check an export against the log.
+    pub event_hash: Option<String>,
 }
 
 type AggregateKey = (String, String);
@@ -160,6 +162,7 @@ pub(crate) fn plan(
                 correlation_id: e.record.metadata.correlation_id.clone(),
                 causation_id: e.record.metadata.causation_id.clone(),
                 summary: summary.clone(),
+                event_hash: e.record.hash.clone(),
             });
         }
     }
@@ -270,9 +273,11 @@ async fn insert_entries(
     }
     sqlx::query(
         "INSERT INTO audit_trail (position, identity_id, recorded_at, aggregate_type, aggregate_id,
-                                  sequence, event_type, actor, correlation_id, causation_id, summary)
+                                  sequence, event_type, actor, correlation_id, causation_id, summary,
+                                  event_hash)
          SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
-                              $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])",
+                              $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                              $12::text[])",
     )
     .bind(column!(|e| e.position))
     .bind(column!(|e| e.identity_id.as_uuid()))
@@ -285,6 +290,7 @@ async fn insert_entries(
     .bind(column!(|e| e.correlation_id.clone()))
     .bind(column!(|e| e.causation_id.clone()))
     .bind(column!(|e| e.summary.clone()))
+    .bind(column!(|e| e.event_hash.clone()))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -299,7 +305,7 @@ pub async fn load_trail(
 ) -> Result<Vec<AuditEntry>, ProjectionError> {
     let rows = sqlx::query(
         "SELECT position, recorded_at, identity_id, aggregate_type, aggregate_id, sequence,
-                event_type, actor, correlation_id, causation_id, summary
+                event_type, actor, correlation_id, causation_id, summary, event_hash
            FROM audit_trail
           WHERE ($1::uuid IS NULL OR identity_id = $1)
             AND ($2::timestamptz IS NULL OR recorded_at <= $2)
@@ -323,6 +329,7 @@ pub async fn load_trail(
                 correlation_id: r.try_get("correlation_id")?,
                 causation_id: r.try_get("causation_id")?,
                 summary: r.try_get("summary")?,
+                event_hash: r.try_get("event_hash")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()

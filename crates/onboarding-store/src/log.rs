@@ -31,6 +31,9 @@ pub struct RecordedEvent {
     pub payload: serde_json::Value,
     /// Who, why, because of what.
     pub metadata: EventMetadata,
+    /// The event's hash in its stream's chain, hex (PostgreSQL only; the embedded store keeps
+    /// no chain).
+    pub hash: Option<String>,
 }
 
 impl RecordedEvent {

@@ -191,6 +191,7 @@ impl PersistedEventRepository for InMemoryEventRepository {
                 event_version: e.event_version.clone(),
                 payload: e.payload.clone(),
                 metadata,
+                hash: None,
             });
             state
                 .streams

@@ -155,7 +155,8 @@ impl PostgresLog {
             .await?;
         let rows = sqlx::query(
             "SELECT l.position, e.recorded_at, e.aggregate_type, e.aggregate_id, e.sequence,
-                    e.event_type, e.event_version, e.payload, e.metadata
+                    e.event_type, e.event_version, e.payload, e.metadata,
+                    encode(e.hash, 'hex') AS hash
                FROM event_log l
                JOIN events e ON e.event_id = l.event_id
               WHERE l.position > $1
@@ -181,7 +182,8 @@ impl PostgresLog {
         self.sequence().await?;
         let rows = sqlx::query(
             "SELECT coalesce(l.position, 0) AS position, e.recorded_at, e.aggregate_type,
-                    e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata
+                    e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata,
+                    encode(e.hash, 'hex') AS hash
                FROM events e
                LEFT JOIN event_log l ON l.event_id = e.event_id
               WHERE e.aggregate_type = $1 AND e.aggregate_id = $2
@@ -215,5 +217,6 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, sqlx::Error> {
         event_version: row.try_get("event_version")?,
         payload: row.try_get("payload")?,
         metadata: EventMetadata::from_json(&metadata),
+        hash: row.try_get("hash")?,
     })
 }
