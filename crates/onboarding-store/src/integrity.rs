@@ -214,8 +214,9 @@ async fn digest_and_gap(
     pool: &PgPool,
     at: Option<i64>,
 ) -> Result<(LogDigest, Option<i64>), StoreError> {
-    sqlx::query_scalar::<_, i64>("SELECT sequence_events(2147483647)")
-        .fetch_one(pool)
+    // Everything committed so far gets its position first (waiting out open transactions).
+    crate::postgres::PostgresLog::new(pool.clone())
+        .sequence_visible(std::time::Duration::from_secs(30))
         .await?;
     let mut rows = sqlx::query(
         "SELECT l.position, e.hash
