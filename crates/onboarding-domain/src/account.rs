@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event_names;
 use crate::ids::{AccountId, IdentityId, ProfileId};
+use crate::mirror::MirrorRejection;
 use crate::services::{LookupError, Services};
 use crate::values::Text;
 use crate::violation::{Problem, Violations};
@@ -59,6 +60,9 @@ pub enum AccountCommand {
         /// Why.
         reason: String,
     },
+    /// Record that Paxos permanently refused mirroring this account. The same operation and
+    /// reference recorded again changes nothing.
+    RecordMirrorRejection(MirrorRejection),
 }
 
 /// What happened to an account.
@@ -78,6 +82,8 @@ pub enum AccountEvent {
         /// Why.
         reason: String,
     },
+    /// Paxos permanently refused mirroring the account.
+    MirrorRejected(MirrorRejection),
 }
 
 impl DomainEvent for AccountEvent {
@@ -86,6 +92,7 @@ impl DomainEvent for AccountEvent {
             Self::AccountOpened(_) => event_names::ACCOUNT_OPENED,
             Self::PaxosAccountLinked { .. } => event_names::PAXOS_ACCOUNT_LINKED,
             Self::AccountClosed { .. } => event_names::ACCOUNT_CLOSED,
+            Self::MirrorRejected(_) => event_names::ACCOUNT_MIRROR_REJECTED,
         }
         .to_owned()
     }
@@ -138,6 +145,8 @@ pub struct Account {
     opening: Option<AccountOpening>,
     closed: bool,
     paxos: Option<(String, String)>,
+    #[serde(default)]
+    mirror_rejections: std::collections::BTreeSet<String>,
 }
 
 impl Account {
@@ -154,6 +163,11 @@ impl Account {
     /// The Paxos account and profile ids, once mirrored.
     pub fn paxos_ids(&self) -> Option<(&str, &str)> {
         self.paxos.as_ref().map(|(a, p)| (a.as_str(), p.as_str()))
+    }
+
+    /// Whether Paxos permanently refused mirroring this account.
+    pub fn mirror_rejected(&self) -> bool {
+        !self.mirror_rejections.is_empty()
     }
 
     fn require_open(&self) -> Result<(), AccountError> {
@@ -268,6 +282,14 @@ impl Aggregate for Account {
                 self.require_open()?;
                 Some(AccountEvent::AccountClosed { reason })
             }
+            AccountCommand::RecordMirrorRejection(rejection) => {
+                if self.opening.is_none() {
+                    return Err(AccountError::NotOpened);
+                }
+                rejection.check().map_err(AccountError::Invalid)?;
+                (!self.mirror_rejections.contains(&rejection.key()))
+                    .then_some(AccountEvent::MirrorRejected(rejection))
+            }
         };
         if let Some(event) = event {
             sink.write(event, self).await;
@@ -283,6 +305,9 @@ impl Aggregate for Account {
                 paxos_profile_id,
             } => self.paxos = Some((paxos_account_id, paxos_profile_id)),
             AccountEvent::AccountClosed { .. } => self.closed = true,
+            AccountEvent::MirrorRejected(rejection) => {
+                self.mirror_rejections.insert(rejection.key());
+            }
         }
     }
 }

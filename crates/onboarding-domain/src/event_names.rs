@@ -19,6 +19,8 @@ pub const PAXOS_IDENTITY_LINKED: &str = "PaxosIdentityLinked";
 pub const IDENTITY_DISABLED: &str = "IdentityDisabled";
 /// An identity's personal data was erased.
 pub const IDENTITY_FORGOTTEN: &str = "IdentityForgotten";
+/// Paxos permanently refused mirroring the identity (or a call about it).
+pub const IDENTITY_MIRROR_REJECTED: &str = "IdentityMirrorRejected";
 /// Current version of every identity event.
 pub const IDENTITY_EVENT_VERSION: &str = "1.0";
 
@@ -28,6 +30,8 @@ pub const ACCOUNT_OPENED: &str = "AccountOpened";
 pub const PAXOS_ACCOUNT_LINKED: &str = "PaxosAccountLinked";
 /// An account was closed.
 pub const ACCOUNT_CLOSED: &str = "AccountClosed";
+/// Paxos permanently refused mirroring the account.
+pub const ACCOUNT_MIRROR_REJECTED: &str = "AccountMirrorRejected";
 /// Current version of every account event.
 pub const ACCOUNT_EVENT_VERSION: &str = "1.0";
 
@@ -41,5 +45,10 @@ pub const ORDER_PLACED: &str = "OrderPlaced";
 pub const ORDER_FILLED: &str = "OrderFilled";
 /// An order reached a final state and released what it still held.
 pub const ORDER_CLOSED: &str = "OrderClosed";
+/// Paxos permanently refused a mirrored profile call (a deposit, an order).
+pub const PROFILE_MIRROR_REJECTED: &str = "ProfileMirrorRejected";
+/// A profile call without a ledger event of its own took effect at Paxos (a sandbox deposit,
+/// an order's creation with its Paxos id).
+pub const PROFILE_PAXOS_MIRRORED: &str = "ProfilePaxosMirrored";
 /// Current version of every profile event.
 pub const PROFILE_EVENT_VERSION: &str = "1.0";

@@ -11,6 +11,7 @@ pub mod account;
 pub mod event_names;
 pub mod identity;
 pub mod ids;
+pub mod mirror;
 pub mod money;
 pub mod pii;
 pub mod profile;
@@ -29,6 +30,7 @@ pub use identity::{
     IdentitySubmission, RetentionFacts,
 };
 pub use ids::{AccountId, IdentityId, InvalidId, OrderId, ProfileId};
+pub use mirror::{MirrorRejection, PaxosMirrored};
 pub use money::{Amount, AmountError, Asset, Market};
 pub use profile::{
     Balance, FundingMethod, OrderOutcome, OrderRequest, Profile, ProfileCommand, ProfileError,

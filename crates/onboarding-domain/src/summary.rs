@@ -49,6 +49,7 @@ impl IdentityEvent {
             Self::IdentityDisabled { from, .. } => {
                 format!("disabled on request: {from} -> DISABLED")
             }
+            Self::MirrorRejected(r) => rejection(r),
         }
     }
 }
@@ -73,6 +74,7 @@ impl AccountEvent {
                 paxos_profile_id,
             } => format!("linked to Paxos account {paxos_account_id}, profile {paxos_profile_id}"),
             Self::AccountClosed { .. } => "account closed".to_owned(),
+            Self::MirrorRejected(r) => rejection(r),
         }
     }
 }
@@ -114,6 +116,32 @@ impl ProfileEvent {
                 released,
                 ..
             } => format!("order {order_id} {}, released {released}", outcome.as_str()),
+            Self::PaxosMirrored(m) => format!(
+                "{} {} mirrored to Paxos{}",
+                m.operation,
+                m.reference,
+                m.paxos_id
+                    .as_ref()
+                    .map(|id| format!(" as {id}"))
+                    .unwrap_or_default()
+            ),
+            Self::MirrorRejected(r) => rejection(r),
         }
     }
+}
+
+fn rejection(r: &crate::mirror::MirrorRejection) -> String {
+    format!(
+        "Paxos refused {} {} ({}{}): {}",
+        r.operation,
+        r.reference,
+        r.status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "local".to_owned()),
+        r.problem_type
+            .as_ref()
+            .map(|t| format!(" {t}"))
+            .unwrap_or_default(),
+        r.reason
+    )
 }

@@ -8,6 +8,7 @@ mod account;
 mod balances_prop;
 mod decision;
 mod draft;
+mod hostile;
 mod identity;
 mod institution;
 mod orders;

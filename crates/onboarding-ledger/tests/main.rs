@@ -6,6 +6,7 @@ mod concurrency;
 mod erasure;
 mod errors;
 mod fixtures;
+mod hostile_input;
 mod integrity;
 mod log_reader;
 mod metadata;

@@ -251,3 +251,57 @@ async fn digest_and_gap(
     };
     Ok((digest, gap))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::event_hash;
+
+    type Fields = (String, String, i64, String, String, String, String, i64);
+
+    fn hash(prev: &[u8], f: &Fields) -> [u8; 32] {
+        event_hash(prev, &f.0, &f.1, f.2, &f.3, &f.4, &f.5, &f.6, f.7)
+    }
+
+    fn fields() -> impl Strategy<Value = Fields> {
+        (
+            ".{0,12}",
+            ".{0,12}",
+            any::<i64>(),
+            ".{0,12}",
+            ".{0,6}",
+            ".{0,40}",
+            ".{0,40}",
+            any::<i64>(),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn the_hash_is_deterministic(f in fields(), prev in prop::collection::vec(any::<u8>(), 32)) {
+            prop_assert_eq!(hash(&prev, &f), hash(&prev, &f));
+        }
+
+        #[test]
+        fn changing_any_field_or_the_link_changes_the_hash(
+            f in fields(),
+            g in fields(),
+            prev in prop::collection::vec(any::<u8>(), 32),
+            other in prop::collection::vec(any::<u8>(), 32),
+        ) {
+            prop_assume!(f != g);
+            prop_assert_ne!(hash(&prev, &f), hash(&prev, &g));
+            prop_assume!(prev != other);
+            prop_assert_ne!(hash(&prev, &f), hash(&other, &f));
+        }
+
+        #[test]
+        fn moving_text_between_adjacent_fields_changes_the_hash(a in ".{0,10}", b in ".{1,10}") {
+            // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
+            let joined: Fields = (format!("{a}{b}"), String::new(), 1, "T".into(), "1".into(), "{}".into(), "{}".into(), 0);
+            let split: Fields = (a.clone(), b.clone(), 1, "T".into(), "1".into(), "{}".into(), "{}".into(), 0);
+            prop_assert_ne!(hash(&[0; 32], &joined), hash(&[0; 32], &split));
+        }
+    }
+}

@@ -50,3 +50,52 @@ fn decision_recorded_0_9_to_1_0(mut payload: Value) -> Value {
     }
     payload
 }
+
+#[cfg(test)]
+mod tests {
+    use cqrs_es::persist::SerializedEvent;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn old_event(payload: Value) -> SerializedEvent {
+        SerializedEvent {
+            aggregate_id: "a".into(),
+            sequence: 2,
+            aggregate_type: event_names::IDENTITY.into(),
+            event_type: event_names::DECISION_RECORDED.into(),
+            event_version: "0.9".into(),
+            payload,
+            metadata: Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_0_9_decision_becomes_a_1_0_decision() {
+        let upcasters = identity();
+        let old = old_event(json!({"DecisionRecorded": {"decision": "APPROVED",
+            "source": {"source": "compliance_officer", "officer": "x"}, "status": "APPROVED"}}));
+        assert!(upcasters[0].can_upcast(&old.event_type, &old.event_version));
+        let new = upcasters[0].upcast(old);
+        let event: onboarding_domain::IdentityEvent = serde_json::from_value(new.payload).unwrap();
+        assert!(matches!(
+            event,
+            onboarding_domain::IdentityEvent::DecisionRecorded {
+                from: onboarding_domain::vocab::IdentityStatus::Pending,
+                to: onboarding_domain::vocab::IdentityStatus::Approved,
+                ..
+            }
+        ));
+        assert!(!upcasters[0].can_upcast(event_names::DECISION_RECORDED, "1.0"));
+    }
+
+    proptest! {
+        #[test]
+        fn upcasting_any_payload_never_panics(s in ".{0,60}", n in any::<i64>()) {
+            for payload in [json!(s), json!(n), json!({"DecisionRecorded": s}), json!({"DecisionRecorded": {"decision": n}}), Value::Null] {
+                let _ = identity()[0].upcast(old_event(payload));
+            }
+        }
+    }
+}

@@ -165,26 +165,28 @@ impl IdentityDraft {
     /// Reads a draft from JSON text. A syntax error or a value of the wrong JSON type is reported
     /// with its position or field path, never with the offending value.
     pub fn from_json(text: &str) -> Result<Self, Violations> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
+        let shape = |problem: String| {
             let mut v = Violations::new();
-            let (field, problem) = match inner.classify() {
-                serde_json::error::Category::Data => (
-                    if path == "." { "$".to_owned() } else { path },
-                    "has the wrong JSON type".to_owned(),
-                ),
-                _ => (
-                    "$".to_owned(),
-                    format!(
-                        "is not valid JSON (line {}, column {})",
-                        inner.line(),
-                        inner.column()
-                    ),
-                ),
-            };
-            v.push(field, Problem::Shape(problem));
+            v.push("$", Problem::Shape(problem));
+            v
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            shape(format!(
+                "is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if !value.is_object() {
+            return Err(shape("must be a JSON object".to_owned()));
+        }
+        serde_path_to_error::deserialize(value).map_err(|err| {
+            let path = err.path().to_string();
+            let mut v = Violations::new();
+            v.push(
+                if path == "." { "$".to_owned() } else { path },
+                Problem::Shape("has the wrong JSON type".to_owned()),
+            );
             v
         })
     }

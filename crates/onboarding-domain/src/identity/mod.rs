@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event_names;
 use crate::ids::IdentityId;
+use crate::mirror::MirrorRejection;
 use crate::services::{CipClaim, LookupError, Services};
 use crate::violation::{Problem, Violations};
 use crate::vocab::{IdentityKind, IdentityStatus};
@@ -145,6 +146,9 @@ pub enum IdentityCommand {
         /// The facts the retention rule needs.
         facts: RetentionFacts,
     },
+    /// Record that Paxos permanently refused a mirrored call about this identity. The same
+    /// operation and reference recorded again changes nothing.
+    RecordMirrorRejection(MirrorRejection),
 }
 
 /// What happened to an identity. Stored names and versions are in [`event_names`].
@@ -187,6 +191,8 @@ pub enum IdentityEvent {
         /// Why.
         reason: String,
     },
+    /// Paxos permanently refused a mirrored call about the identity.
+    MirrorRejected(MirrorRejection),
 }
 
 impl DomainEvent for IdentityEvent {
@@ -197,6 +203,7 @@ impl DomainEvent for IdentityEvent {
             Self::PaxosIdentityLinked { .. } => event_names::PAXOS_IDENTITY_LINKED,
             Self::IdentityDisabled { .. } => event_names::IDENTITY_DISABLED,
             Self::IdentityForgotten { .. } => event_names::IDENTITY_FORGOTTEN,
+            Self::MirrorRejected(_) => event_names::IDENTITY_MIRROR_REJECTED,
         }
         .to_owned()
     }
@@ -271,6 +278,8 @@ pub struct Identity {
     documents_required: Vec<String>,
     #[serde(default)]
     forgotten: bool,
+    #[serde(default)]
+    mirror_rejections: BTreeSet<String>,
 }
 
 impl Identity {
@@ -302,6 +311,13 @@ impl Identity {
     /// Whether its personal data was erased.
     pub fn is_forgotten(&self) -> bool {
         self.forgotten
+    }
+
+    /// Whether Paxos permanently refused mirroring this identity (`CreateIdentity`).
+    pub fn mirror_rejected(&self) -> bool {
+        self.mirror_rejections
+            .iter()
+            .any(|k| k.starts_with("CreateIdentity/"))
     }
 
     /// Documents asked for by the last documents-required decision.
@@ -466,6 +482,12 @@ impl Aggregate for Identity {
                 }
             }
             IdentityCommand::Forget { reason, facts } => self.forget(reason, facts)?,
+            IdentityCommand::RecordMirrorRejection(rejection) => {
+                self.status.ok_or(IdentityError::NotSubmitted)?;
+                rejection.check().map_err(IdentityError::Invalid)?;
+                (!self.mirror_rejections.contains(&rejection.key()))
+                    .then_some(IdentityEvent::MirrorRejected(rejection))
+            }
             IdentityCommand::Disable { reason } => {
                 let from = self.current_status()?;
                 if from == IdentityStatus::Disabled {
@@ -517,6 +539,9 @@ impl Aggregate for Identity {
             }
             IdentityEvent::IdentityForgotten { .. } => {
                 self.forgotten = true;
+            }
+            IdentityEvent::MirrorRejected(rejection) => {
+                self.mirror_rejections.insert(rejection.key());
             }
         }
     }

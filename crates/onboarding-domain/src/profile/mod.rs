@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event_names;
 use crate::ids::{AccountId, IdentityId, OrderId, ProfileId};
+use crate::mirror::{MirrorRejection, PaxosMirrored};
 use crate::money::{Amount, Asset};
 use crate::services::{LookupError, Services};
 use crate::violation::{Problem, Violations};
@@ -78,6 +79,12 @@ pub enum ProfileCommand {
         /// Why, for rejections and cancellations.
         reason: Option<String>,
     },
+    /// Record that a mirrored call took effect at Paxos (a sandbox deposit, an order's
+    /// creation). The same operation and reference recorded again changes nothing.
+    RecordPaxosMirrored(PaxosMirrored),
+    /// Record that Paxos permanently refused a mirrored call (a deposit, an order). The same
+    /// operation and reference recorded again changes nothing.
+    RecordMirrorRejection(MirrorRejection),
 }
 
 /// What happened to a profile.
@@ -134,6 +141,10 @@ pub enum ProfileEvent {
         /// Why, for rejections and cancellations.
         reason: Option<String>,
     },
+    /// A mirrored call took effect at Paxos; balances do not change.
+    PaxosMirrored(PaxosMirrored),
+    /// Paxos permanently refused a mirrored call; balances do not change.
+    MirrorRejected(MirrorRejection),
 }
 
 impl DomainEvent for ProfileEvent {
@@ -144,6 +155,8 @@ impl DomainEvent for ProfileEvent {
             Self::OrderPlaced { .. } => event_names::ORDER_PLACED,
             Self::OrderFilled { .. } => event_names::ORDER_FILLED,
             Self::OrderClosed { .. } => event_names::ORDER_CLOSED,
+            Self::PaxosMirrored(_) => event_names::PROFILE_PAXOS_MIRRORED,
+            Self::MirrorRejected(_) => event_names::PROFILE_MIRROR_REJECTED,
         }
         .to_owned()
     }
@@ -240,6 +253,11 @@ pub struct Profile {
     open_orders: BTreeMap<OrderId, OpenOrder>,
     closed_orders: BTreeMap<OrderId, ClosedOrder>,
     fundings: BTreeSet<String>,
+    /// `operation/reference` of mirrored calls that took effect, with the Paxos id answered.
+    #[serde(default)]
+    mirrored: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    mirror_rejections: BTreeSet<String>,
 }
 
 impl Profile {
@@ -276,6 +294,20 @@ impl Profile {
     /// Orders in a final state.
     pub fn closed_orders(&self) -> &BTreeMap<OrderId, ClosedOrder> {
         &self.closed_orders
+    }
+
+    /// Whether the mirrored call `operation` about `reference` took effect at Paxos, and the
+    /// Paxos id it answered with.
+    pub fn paxos_mirrored(&self, operation: &str, reference: &str) -> Option<Option<&str>> {
+        self.mirrored
+            .get(&format!("{operation}/{reference}"))
+            .map(Option::as_deref)
+    }
+
+    /// Whether Paxos permanently refused the mirrored call `operation` about `reference`.
+    pub fn mirror_rejected(&self, operation: &str, reference: &str) -> bool {
+        self.mirror_rejections
+            .contains(&format!("{operation}/{reference}"))
     }
 
     fn opened(&self) -> Result<(AccountId, IdentityId), ProfileError> {
@@ -428,7 +460,9 @@ impl Profile {
             amount,
         };
         match event {
-            ProfileEvent::ProfileOpened { .. } => Vec::new(),
+            ProfileEvent::ProfileOpened { .. }
+            | ProfileEvent::PaxosMirrored(_)
+            | ProfileEvent::MirrorRejected(_) => Vec::new(),
             ProfileEvent::ProfileFunded { asset, amount, .. } => {
                 vec![movement(asset.clone(), Slot::Available, true, *amount)]
             }
@@ -593,6 +627,33 @@ impl Aggregate for Profile {
                 average_price,
                 reason,
             } => self.record_update(order_id, state, amount_filled, average_price, reason)?,
+            ProfileCommand::RecordPaxosMirrored(mirrored) => {
+                self.opened()?;
+                let mut v = Violations::new();
+                if mirrored.operation.trim().is_empty() {
+                    v.push("operation", Problem::Missing);
+                }
+                if mirrored.reference.trim().is_empty() {
+                    v.push("reference", Problem::Missing);
+                }
+                if !v.is_empty() {
+                    return Err(ProfileError::Invalid(v));
+                }
+                if self.mirrored.contains_key(&mirrored.key()) {
+                    Vec::new()
+                } else {
+                    vec![ProfileEvent::PaxosMirrored(mirrored)]
+                }
+            }
+            ProfileCommand::RecordMirrorRejection(rejection) => {
+                self.opened()?;
+                rejection.check().map_err(ProfileError::Invalid)?;
+                if self.mirror_rejections.contains(&rejection.key()) {
+                    Vec::new()
+                } else {
+                    vec![ProfileEvent::MirrorRejected(rejection)]
+                }
+            }
         };
         if !self.settles(&events) {
             return Err(unsettled);
@@ -683,6 +744,12 @@ impl Aggregate for Profile {
                         filled_base: open.filled_base,
                     },
                 );
+            }
+            ProfileEvent::PaxosMirrored(mirrored) => {
+                self.mirrored.insert(mirrored.key(), mirrored.paxos_id);
+            }
+            ProfileEvent::MirrorRejected(rejection) => {
+                self.mirror_rejections.insert(rejection.key());
             }
         }
     }

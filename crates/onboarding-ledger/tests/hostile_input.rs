@@ -1,0 +1,75 @@
+//! The corpus of malformed identity files in `tests/malformed-identities/`: each is refused with
+//! a typed error naming the offending field, nothing is written, and no personal value from the
+//! file appears in the error.
+
+use onboarding_ledger::domain::{IdentityError, Violations};
+use onboarding_ledger::{CommandContext, Ledger, LedgerError};
+
+fn corpus_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/malformed-identities")
+}
+
+/// Every string value in a JSON document longer than three characters (names, dates, numbers),
+/// the personal data an error must not echo.
+fn strings_in(text: &str) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) if s.len() > 3 => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+        walk(&v, &mut out);
+    }
+    out
+}
+
+/// Values that are vocabulary, not personal data, and may be named in an error.
+fn is_vocabulary(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+}
+
+#[tokio::test]
+async fn every_malformed_identity_file_is_refused_naming_its_field() {
+    let expected =
+        std::fs::read_to_string(corpus_dir().join("expected.tsv")).expect("expected.tsv");
+    let ledger = Ledger::in_memory();
+    let ctx = CommandContext::new("corpus", "test");
+    let mut checked = 0;
+    for line in expected
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (file, field) = line.split_once('\t').expect("file<TAB>field");
+        let text = std::fs::read_to_string(corpus_dir().join(file)).expect("corpus file");
+        let err = ledger
+            .submit_identity_json(&ctx, &text)
+            .await
+            .expect_err(file);
+        let violations: &Violations = match &err {
+            LedgerError::Invalid(v) | LedgerError::Identity(IdentityError::Invalid(v)) => v,
+            other => panic!("{file}: expected field violations, got {other:?}"),
+        };
+        assert!(
+            violations.iter().any(|v| v.field == field),
+            "{file}: no violation names {field}: {violations}"
+        );
+        let message = err.to_string();
+        for value in strings_in(&text).iter().filter(|s| !is_vocabulary(s)) {
+            assert!(
+                !message.contains(value.as_str()),
+                "{file}: the error echoes {value:?}: {message}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 25, "the corpus was read ({checked} files)");
+    assert!(
+        ledger.read_log(0, 10).await.unwrap().is_empty(),
+        "nothing was written"
+    );
+}
