@@ -4,6 +4,7 @@
 mod auth;
 mod errors;
 mod flow;
+mod hostile_bodies;
 mod retries;
 mod schema;
 mod support;
