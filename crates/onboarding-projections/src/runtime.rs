@@ -325,11 +325,14 @@ impl Projector {
 
     /// Every registered projection's checkpoint, lag and failure.
     pub async fn status(&self) -> Result<Vec<ProjectionStatus>, ProjectionError> {
-        self.setup().await?;
         let head = self.log.sequence().await?;
+        // A projection never set up reads as position 0 (no DDL here: this is polled).
         let rows = sqlx::query(
-            "SELECT name, position, updated_at, failed_position, failure
-               FROM projection_checkpoints WHERE name = ANY($1) ORDER BY name",
+            "SELECT n.name, coalesce(c.position, 0) AS position,
+                    coalesce(c.updated_at, now()) AS updated_at, c.failed_position, c.failure
+               FROM unnest($1::text[]) AS n(name)
+               LEFT JOIN projection_checkpoints c ON c.name = n.name
+              ORDER BY n.name",
         )
         .bind(self.names())
         .fetch_all(&self.pool)
