@@ -90,7 +90,7 @@ impl View for Accounts {
             .as_mut()
             .ok_or_else(|| format!("{} before AccountOpened", event.record.event_type))?;
         match e {
-            AccountEvent::AccountOpened(_) => {}
+            AccountEvent::AccountOpened(_) | AccountEvent::MirrorRejected(_) => {}
             AccountEvent::PaxosAccountLinked {
                 paxos_account_id,
                 paxos_profile_id,

@@ -34,6 +34,22 @@ pub struct IdentityStatusRow {
     /// Whether the identity's personal data was erased.
     #[serde(default)]
     pub forgotten: bool,
+    /// Where mirroring to Paxos stands.
+    #[serde(default)]
+    pub mirror: MirrorState,
+}
+
+/// Where an identity's mirroring to Paxos stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MirrorState {
+    /// Not (yet) created at Paxos.
+    #[default]
+    NotMirrored,
+    /// Created at Paxos and linked (`paxos_identity_id` is set).
+    Mirrored,
+    /// Paxos permanently refused it (see the identity's `IdentityMirrorRejected` event).
+    Rejected,
 }
 
 /// The `identity_status` view.
@@ -77,6 +93,7 @@ impl View for IdentityStatus {
                 decided_at: None,
                 updated_at: at,
                 forgotten: false,
+                mirror: MirrorState::NotMirrored,
             });
             return Ok(());
         }
@@ -97,6 +114,12 @@ impl View for IdentityStatus {
             }
             IdentityEvent::PaxosIdentityLinked { paxos_identity_id } => {
                 r.paxos_identity_id = Some(paxos_identity_id.clone());
+                r.mirror = MirrorState::Mirrored;
+            }
+            IdentityEvent::MirrorRejected(rejection) => {
+                if rejection.operation == "CreateIdentity" {
+                    r.mirror = MirrorState::Rejected;
+                }
             }
             IdentityEvent::IdentityForgotten { .. } => {
                 r.forgotten = true;

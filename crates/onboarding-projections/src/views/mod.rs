@@ -6,6 +6,6 @@ pub mod orders;
 pub mod profiles;
 
 pub use accounts::{AccountRow, Accounts};
-pub use identity_status::{IdentityStatus, IdentityStatusRow};
+pub use identity_status::{IdentityStatus, IdentityStatusRow, MirrorState};
 pub use orders::{OrderRow, Orders};
 pub use profiles::Profiles;
