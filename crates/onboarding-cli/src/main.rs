@@ -6,8 +6,10 @@
 //! with `--json`. This binary holds no business rules: it parses arguments, calls the
 //! `onboarding-ledger` API and prints what comes back.
 
+mod bench;
 mod commands;
 mod demo;
+mod paxos;
 mod print;
 mod read;
 
@@ -90,6 +92,13 @@ enum Command {
     /// Run the projector, or show where each projection stands.
     #[command(subcommand)]
     Projector(read::ProjectorCommand),
+    /// Measure throughput and latency against raw PostgreSQL baselines (throwaway databases).
+    Bench(bench::BenchArgs),
+    /// Mirror the ledger to Paxos.
+    #[command(subcommand)]
+    Mirror(paxos::MirrorCommand),
+    /// Receive Paxos webhooks, poll Paxos events and mirror the ledger, until interrupted.
+    Serve(paxos::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -189,9 +198,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
             read::verify(&ledger, expect.as_deref(), cli.json).await
         }
+        Command::Bench(args) => bench::run(cli.database_url.as_deref(), cli.json, args).await,
         Command::Projector(c) => {
             let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
             read::projector(&ledger, cli.json, c).await
+        }
+        Command::Mirror(c) => {
+            let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            paxos::mirror(ledger, cli.json, c).await
+        }
+        Command::Serve(args) => {
+            let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            paxos::serve(ledger, args).await
         }
     }
 }

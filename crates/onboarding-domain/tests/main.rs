@@ -11,6 +11,7 @@ mod draft;
 mod hostile;
 mod identity;
 mod institution;
+mod mirror;
 mod orders;
 mod pii;
 mod profile;

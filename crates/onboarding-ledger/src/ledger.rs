@@ -233,7 +233,7 @@ impl Ledger {
         .await
     }
 
-    async fn account_command(
+    pub(crate) async fn account_command(
         &self,
         ctx: &CommandContext,
         id: AccountId,
@@ -255,7 +255,7 @@ impl Ledger {
         .await
     }
 
-    async fn profile_command(
+    pub(crate) async fn profile_command(
         &self,
         ctx: &CommandContext,
         id: ProfileId,

@@ -22,6 +22,7 @@
 mod erasure;
 mod error;
 mod ledger;
+mod mirror_outcomes;
 mod read_side;
 
 pub use error::LedgerError;

@@ -1,0 +1,81 @@
+//! Every statement the harness sends itself (the ledger and the projector send their own).
+
+/// Creates `bench_raw_events` and its triggers (several statements: run with `raw_sql`).
+pub(crate) const RAW_BASELINE: &str = include_str!("../sql/raw_baseline.sql");
+
+/// Makes raw inserts NOTIFY like appends to `events` do.
+pub(crate) const RAW_NOTIFY_ON: &str =
+    "ALTER TABLE bench_raw_events ENABLE TRIGGER bench_raw_events_notify";
+
+/// Stops raw inserts from notifying (the baseline's normal state).
+pub(crate) const RAW_NOTIFY_OFF: &str =
+    "ALTER TABLE bench_raw_events DISABLE TRIGGER bench_raw_events_notify";
+
+/// What-if (exploring only, in the throwaway database): appends that do not NOTIFY.
+pub(crate) const EVENTS_NOTIFY_OFF: &str = "ALTER TABLE events DISABLE TRIGGER events_notify";
+
+/// Restores the NOTIFY of appends.
+pub(crate) const EVENTS_NOTIFY_ON: &str = "ALTER TABLE events ENABLE TRIGGER events_notify";
+
+/// One raw event row, autocommitted: the baseline of a command.
+pub(crate) const RAW_INSERT: &str = "INSERT INTO bench_raw_events
+        (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// The columns `COPY` fills when generating events; the database fills the others.
+pub(crate) const COPY_EVENTS: &str = "COPY events
+        (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+     FROM STDIN";
+
+/// The rows of one aggregate's template stream, in the order they were written.
+pub(crate) const TEMPLATE_ROWS: &str = "SELECT aggregate_type, aggregate_id, sequence, event_type,
+            event_version, payload::text AS payload, metadata::text AS metadata
+       FROM events
+      WHERE (aggregate_type, aggregate_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))
+      ORDER BY event_id";
+
+/// The raw baseline of catch-up: the projector's read of the log (`PostgresLog::read_after`)
+/// without its sequencing call, in the same batch size.
+pub(crate) const RAW_READ_BATCH: &str = "SELECT l.position, e.recorded_at, e.aggregate_type,
+            e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata
+       FROM event_log l
+       JOIN events e ON e.event_id = l.event_id
+      WHERE l.position > $1
+      ORDER BY l.position
+      LIMIT $2";
+
+/// What autovacuum would do after a bulk load, so that the catch-up and its baseline both read
+/// settled tables (hint bits set, statistics known).
+pub(crate) const SETTLE_LOG: &str = "VACUUM (ANALYZE) events, event_log";
+
+/// After a reset emptied the read models: clear the dead rows, as autovacuum would.
+pub(crate) const SETTLE_READ_MODELS: &str = "VACUUM (ANALYZE)";
+
+/// Whether the identity's row is in the `identity_status` read model.
+pub(crate) const IDENTITY_VISIBLE: &str =
+    "SELECT EXISTS (SELECT 1 FROM identity_status WHERE key = $1)";
+
+/// The oldest open transaction of another session that has written (and so holds back every
+/// log's sequencing horizon on this server).
+pub(crate) const OLDEST_TRANSACTION: &str =
+    "SELECT pid, coalesce(datname, ''), coalesce(state, ''),
+            extract(epoch FROM now() - xact_start)::float8
+       FROM pg_stat_activity
+      WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+      ORDER BY age(backend_xid) DESC
+      LIMIT 1";
+
+/// The server's settings that shape the figures.
+pub(crate) const SERVER_SETTINGS: &str = "SELECT current_setting('server_version'),
+            current_setting('synchronous_commit'), current_setting('fsync'),
+            current_setting('shared_buffers'), current_setting('wal_sync_method')";
+
+/// Creates a throwaway database (the name is generated, never user input).
+pub(crate) fn create_database(name: &str) -> String {
+    format!("CREATE DATABASE \"{name}\"")
+}
+
+/// Drops a throwaway database, ending any session left on it.
+pub(crate) fn drop_database(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
+}

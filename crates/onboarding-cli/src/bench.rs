@@ -1,0 +1,56 @@
+//! `onboarding bench`: the performance harness (`onboarding-bench`) on throwaway databases of the
+//! configured server, printing a table (or JSON) with every ratio on a line of its own.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use onboarding_bench::BenchOptions;
+
+/// What `onboarding bench` measures.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Short phases and 20,000 events: finishes in under two minutes on two cores.
+    #[arg(long)]
+    quick: bool,
+    /// Events the projector catches up over (default 1,000,000; 20,000 with --quick).
+    #[arg(long)]
+    events: Option<usize>,
+    /// Concurrent writers of the command measurements, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    writers: Vec<usize>,
+    /// Seconds each command phase is measured (default 10; 2 with --quick).
+    #[arg(long)]
+    duration_secs: Option<f64>,
+    /// Also measure what-if variants (appends without NOTIFY, other projector set-ups).
+    #[arg(long)]
+    explore: bool,
+}
+
+/// Runs the benchmark against the server of `database_url` (it creates and drops its own
+/// databases there) and prints the report.
+pub async fn run(database_url: Option<&str>, json: bool, args: BenchArgs) -> anyhow::Result<()> {
+    let url = database_url.context(
+        "bench needs --database-url or DATABASE_URL: a server on which it may create databases",
+    )?;
+    let mut options = if args.quick {
+        BenchOptions::quick(url)
+    } else {
+        BenchOptions::full(url)
+    }
+    .with_progress(|line| eprintln!("bench: {line}"));
+    options.writers = args.writers;
+    options.explore = args.explore;
+    if let Some(events) = args.events {
+        options.events = events;
+    }
+    if let Some(seconds) = args.duration_secs {
+        options.duration = Duration::try_from_secs_f64(seconds).context("--duration-secs")?;
+    }
+    let report = onboarding_bench::run(options).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! The Paxos side of the command line: `onboarding mirror run [--once]` follows the log and
+//! mirrors it to Paxos; `onboarding serve` runs the webhook receiver, the events poller and the
+//! mirror together until interrupted. Settings come from flags or the `PAXOS_*` environment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use onboarding_ledger::Ledger;
+use onboarding_mirror::{
+    Checkpoints, DecisionRecorder, EventsPoller, MirrorOptions, MirrorWorker, WebhookAuth,
+    WebhookReceiver, WEBHOOK_PATH,
+};
+use onboarding_paxos::config::SANDBOX_API_URL;
+use onboarding_paxos::{PaxosClient, PaxosConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::print;
+
+/// How to reach Paxos.
+#[derive(Debug, Args)]
+pub struct PaxosArgs {
+    /// The Paxos REST base, including `/v2`.
+    #[arg(long, env = "PAXOS_API_URL", default_value = SANDBOX_API_URL)]
+    paxos_api_url: String,
+    /// The Paxos OAuth host (tokens from `{url}/oauth2/token`).
+    #[arg(long, env = "PAXOS_OAUTH_URL", default_value = onboarding_paxos::config::SANDBOX_OAUTH_URL)]
+    paxos_oauth_url: String,
+    /// The OAuth client id.
+    #[arg(long, env = "PAXOS_CLIENT_ID")]
+    paxos_client_id: String,
+    /// The OAuth client secret.
+    #[arg(long, env = "PAXOS_CLIENT_SECRET", hide_env_values = true)]
+    paxos_client_secret: String,
+}
+
+impl PaxosArgs {
+    fn client(&self) -> anyhow::Result<PaxosClient> {
+        PaxosClient::new(PaxosConfig::new(
+            &self.paxos_api_url,
+            &self.paxos_oauth_url,
+            &self.paxos_client_id,
+            &self.paxos_client_secret,
+        ))
+        .context("Paxos client configuration")
+    }
+}
+
+/// `onboarding mirror ...`.
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Mirror the log to Paxos: until interrupted, or one pass with --once.
+    Run {
+        /// One pass up to the head of the log, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Pause between passes, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
+        #[command(flatten)]
+        paxos: PaxosArgs,
+    },
+}
+
+/// `onboarding serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where the webhook receiver listens.
+    #[arg(long, env = "ONBOARDING_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// The header Paxos authenticates its webhooks with.
+    #[arg(
+        long,
+        env = "PAXOS_WEBHOOK_HEADER",
+        default_value = "X-Paxos-Webhook-Key"
+    )]
+    paxos_webhook_header: String,
+    /// The header's value.
+    #[arg(long, env = "PAXOS_WEBHOOK_SECRET", hide_env_values = true)]
+    paxos_webhook_secret: String,
+    /// Pause between catch-ups of the events poller, in seconds.
+    #[arg(long, default_value_t = 30)]
+    poll_seconds: u64,
+    /// Do not run the mirror worker in this process.
+    #[arg(long)]
+    no_mirror: bool,
+    #[command(flatten)]
+    paxos: PaxosArgs,
+}
+
+fn worker(ledger: &Arc<Ledger>, paxos: PaxosClient, interval: Duration) -> MirrorWorker {
+    MirrorWorker::new(
+        ledger.clone(),
+        paxos,
+        Checkpoints::for_ledger(ledger),
+        MirrorOptions {
+            interval,
+            ..MirrorOptions::default()
+        },
+    )
+}
+
+/// Cancelled on Ctrl-C.
+fn interrupted() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        cancel.cancel();
+    });
+    token
+}
+
+/// Runs `onboarding mirror ...`.
+pub async fn mirror(ledger: Ledger, json: bool, command: MirrorCommand) -> anyhow::Result<()> {
+    let MirrorCommand::Run {
+        once,
+        interval_ms,
+        paxos,
+    } = command;
+    let ledger = Arc::new(ledger);
+    let worker = worker(&ledger, paxos.client()?, Duration::from_millis(interval_ms));
+    if once {
+        let report = worker.run_once().await?;
+        print::ids(
+            json,
+            &[
+                ("checkpoint", report.checkpoint.to_string()),
+                ("handled", report.handled.to_string()),
+                ("rejected", report.rejected.to_string()),
+                ("open_orders", report.open_orders.to_string()),
+                ("waiting", report.waiting.unwrap_or_default()),
+            ],
+            "mirror pass done",
+        );
+        return Ok(());
+    }
+    worker.run(interrupted()).await?;
+    Ok(())
+}
+
+/// Runs `onboarding serve`.
+pub async fn serve(ledger: Ledger, args: ServeArgs) -> anyhow::Result<()> {
+    let ledger = Arc::new(ledger);
+    let paxos = args.paxos.client()?;
+    let auth = WebhookAuth::new(&args.paxos_webhook_header, args.paxos_webhook_secret)
+        .context("PAXOS_WEBHOOK_HEADER is not a valid header name")?;
+    let recorder = DecisionRecorder::new(ledger.clone(), paxos.clone());
+    let receiver = WebhookReceiver::new(auth, recorder.clone());
+    let poller = EventsPoller::new(paxos.clone(), recorder, Checkpoints::for_ledger(&ledger));
+    let stop = interrupted();
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(listen = %args.listen, path = WEBHOOK_PATH, "serving Paxos webhooks");
+    let server = tokio::spawn(onboarding_mirror::serve(
+        listener,
+        receiver.router(),
+        stop.clone(),
+    ));
+
+    let poll_stop = stop.clone();
+    let every = Duration::from_secs(args.poll_seconds.max(1));
+    let polling = tokio::spawn(async move {
+        loop {
+            if let Err(e) = poller.catch_up().await {
+                tracing::warn!(error = %e, "events catch-up failed; retrying");
+            }
+            tokio::select! {
+                () = poll_stop.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+    if !args.no_mirror {
+        worker(&ledger, paxos, Duration::from_millis(500))
+            .run(stop.clone())
+            .await?;
+    }
+    stop.cancelled().await;
+    polling.await.ok();
+    server.await??;
+    Ok(())
+}

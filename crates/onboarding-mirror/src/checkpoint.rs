@@ -1,0 +1,153 @@
+//! Where the mirror and the events poller keep their place, and the lease that keeps one
+//! mirror active at a time. On PostgreSQL: rows of the `projection_checkpoints` table (named
+//! [`MIRROR_CHECKPOINT`] and [`EVENTS_CURSOR`]) and a session advisory lock; on the embedded
+//! store: memory. All of this crate's SQL is in this file.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+
+use crate::error::MirrorError;
+
+/// The checkpoint of the mirror worker: the last log position fully mirrored.
+pub const MIRROR_CHECKPOINT: &str = "paxos_mirror";
+/// The cursor of the events poller: the `created_at` of the last Paxos event handled, in
+/// microseconds since the Unix epoch (stored in the `position` column).
+pub const EVENTS_CURSOR: &str = "paxos_events";
+/// Advisory-lock class of mirror leases (distinct from the projections' class).
+const LEASE_CLASS: i32 = 0x4d49_5252; // "MIRR"
+
+/// Named positions, in PostgreSQL or in memory. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Checkpoints {
+    /// Rows of `projection_checkpoints`.
+    Postgres(PgPool),
+    /// A map that lives as long as the process (for the embedded store and demos).
+    Memory(Arc<Mutex<HashMap<String, i64>>>),
+}
+
+impl Checkpoints {
+    /// The checkpoints of a ledger: in its database, or in memory for the embedded store.
+    pub fn for_ledger(ledger: &onboarding_ledger::Ledger) -> Self {
+        match ledger.repository().pool() {
+            Some(pool) => Self::Postgres(pool.clone()),
+            None => Self::Memory(Arc::default()),
+        }
+    }
+
+    /// The position saved under `name` (0 when none).
+    pub async fn load(&self, name: &str) -> Result<i64, MirrorError> {
+        match self {
+            Self::Postgres(pool) => {
+                let position: Option<i64> = sqlx::query_scalar(
+                    "SELECT position FROM projection_checkpoints WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+                Ok(position.unwrap_or(0))
+            }
+            Self::Memory(map) => Ok(lock(map).get(name).copied().unwrap_or(0)),
+        }
+    }
+
+    /// Saves `position` under `name` (one short autocommit statement: no transaction is ever
+    /// held open across a Paxos call).
+    pub async fn save(&self, name: &str, position: i64) -> Result<(), MirrorError> {
+        match self {
+            Self::Postgres(pool) => {
+                sqlx::query(
+                    "INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET position = $2, updated_at = now()",
+                )
+                .bind(name)
+                .bind(position)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+            Self::Memory(map) => {
+                lock(map).insert(name.to_owned(), position);
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits (up to `timeout`) until every event committed before this call has a log
+    /// position, so that a single pass sees all of them. Sequencing passes only events older
+    /// than every running transaction of the cluster, so the log can lag the commits a little.
+    pub async fn settle_log(&self, timeout: std::time::Duration) -> Result<(), MirrorError> {
+        if let Self::Postgres(pool) = self {
+            onboarding_store::postgres::PostgresLog::new(pool.clone())
+                .sequence_visible(timeout)
+                .await
+                .map_err(|e| MirrorError::Ledger(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Takes the lease named `name`, or `None` when another session holds it. The lease is a
+    /// session advisory lock on a connection taken out of the pool; dropping the [`Lease`]
+    /// ends the session's hold (the connection is closed, not returned).
+    pub async fn try_lease(&self, name: &str) -> Result<Option<Lease>, MirrorError> {
+        match self {
+            Self::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                    .bind(LEASE_CLASS)
+                    .bind(name)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(got.then(|| Lease {
+                    conn: Some(conn),
+                    name: name.to_owned(),
+                }))
+            }
+            Self::Memory(_) => Ok(Some(Lease {
+                conn: None,
+                name: name.to_owned(),
+            })),
+        }
+    }
+}
+
+/// A held lease. [`release`](Lease::release) it; one merely dropped is released when its
+/// session ends (the connection is closed, not returned to the pool).
+#[derive(Debug)]
+pub struct Lease {
+    conn: Option<PoolConnection<Postgres>>,
+    name: String,
+}
+
+impl Lease {
+    /// Releases the lease at once and returns the connection to the pool.
+    pub async fn release(mut self) -> Result<(), MirrorError> {
+        if let Some(mut conn) = self.conn.take() {
+            let result = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+                .bind(LEASE_CLASS)
+                .bind(&self.name)
+                .execute(&mut *conn)
+                .await;
+            if result.is_err() {
+                drop(conn.detach());
+            }
+            result?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // Closing the session releases its advisory locks; a pooled connection would keep them.
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,161 @@
+//! Paxos events back into the ledger: the one path shared by the webhook receiver and the
+//! events poller. An event is acted on only as `GET /events/{id}` returns it (a webhook body is
+//! never trusted), and `identity.approved | denied | disabled | documents_required` become
+//! `RecordDecision` with the Paxos event as the source. Each event id is handled once per
+//! process (the `seen` set) and once ever in effect (the identity ignores a Paxos event id it
+//! has already applied).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use onboarding_ledger::domain::{
+    vocab::IdentityStatus, Decision, DecisionSource, IdentityError, IdentityId,
+};
+use onboarding_ledger::{CommandContext, Ledger, LedgerError};
+use onboarding_paxos::model::Event;
+use onboarding_paxos::{mapping, PaxosClient};
+
+use crate::error::MirrorError;
+
+/// What handling one Paxos event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// A decision was recorded for this ledger identity.
+    Recorded(IdentityId),
+    /// Nothing to record: not a decision event, an identity this ledger does not know, the
+    /// decision already in effect, or a decision the identity's status no longer allows (a
+    /// late, out-of-order delivery).
+    Ignored,
+    /// This event id was already handled by this process.
+    Duplicate,
+}
+
+/// Records Paxos identity decisions in the ledger. Cheap to clone.
+#[derive(Clone)]
+pub struct DecisionRecorder {
+    ledger: Arc<Ledger>,
+    paxos: PaxosClient,
+    seen: Arc<Mutex<HashSet<String>>>,
+    identities: Arc<Mutex<HashMap<String, IdentityId>>>,
+}
+
+impl std::fmt::Debug for DecisionRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionRecorder").finish_non_exhaustive()
+    }
+}
+
+impl DecisionRecorder {
+    /// A recorder writing to `ledger`, reading events from `paxos`.
+    pub fn new(ledger: Arc<Ledger>, paxos: PaxosClient) -> Self {
+        Self {
+            ledger,
+            paxos,
+            seen: Arc::default(),
+            identities: Arc::default(),
+        }
+    }
+
+    /// Whether this event id was already handled by this process.
+    pub fn is_seen(&self, event_id: &str) -> bool {
+        lock(&self.seen).contains(event_id)
+    }
+
+    /// Fetches the event with `GET /events/{id}` and handles what Paxos returns.
+    pub async fn handle_event_id(&self, event_id: &str) -> Result<Handled, MirrorError> {
+        if self.is_seen(event_id) {
+            return Ok(Handled::Duplicate);
+        }
+        let event = self.paxos.get_event(event_id).await?;
+        self.handle_event(&event).await
+    }
+
+    /// Handles an event as Paxos returned it (from `GET /events/{id}` or `GET /events`).
+    pub async fn handle_event(&self, event: &Event) -> Result<Handled, MirrorError> {
+        if self.is_seen(&event.id) {
+            return Ok(Handled::Duplicate);
+        }
+        let handled = self.record(event).await?;
+        lock(&self.seen).insert(event.id.clone());
+        Ok(handled)
+    }
+
+    async fn record(&self, event: &Event) -> Result<Handled, MirrorError> {
+        let Some(decision) = mapping::decision(event) else {
+            return Ok(Handled::Ignored);
+        };
+        let Some(paxos_identity_id) = event.identity_id() else {
+            return Ok(Handled::Ignored);
+        };
+        let Some(id) = self.ledger_identity(paxos_identity_id).await? else {
+            tracing::info!(event_id = %event.id, "Paxos event about an identity this ledger does not know");
+            return Ok(Handled::Ignored);
+        };
+        let ctx = CommandContext::new("paxos-mirror", "paxos-event")
+            .with_reason(format!("Paxos event {}", event.event_type))
+            .caused_by(event.id.clone());
+        let Some(identity) = self.ledger.identity(id).await? else {
+            return Ok(Handled::Ignored);
+        };
+        match identity.paxos_identity_id() {
+            Some(linked) if linked != paxos_identity_id => {
+                tracing::warn!(event_id = %event.id, identity = %id, "Paxos event for an identity linked to another Paxos id");
+                return Ok(Handled::Ignored);
+            }
+            // The event can arrive before the mirror recorded the link: Paxos's `ref_id` (our
+            // id) proves it, and linking is idempotent.
+            None => {
+                self.ledger
+                    .link_paxos_identity(&ctx, id, paxos_identity_id.to_owned())
+                    .await?
+            }
+            Some(_) => {}
+        }
+        // A disable requested here is mirrored to Paxos, which answers with identity.disabled:
+        // already in effect, nothing to record.
+        if decision == Decision::Disabled && identity.status() == Some(IdentityStatus::Disabled) {
+            return Ok(Handled::Ignored);
+        }
+        let source = DecisionSource::PaxosEvent {
+            event_id: event.id.clone(),
+        };
+        match self
+            .ledger
+            .record_decision(&ctx, id, decision, source, None)
+            .await
+        {
+            Ok(()) => Ok(Handled::Recorded(id)),
+            Err(LedgerError::Identity(
+                e @ (IdentityError::IllegalTransition { .. } | IdentityError::Forgotten),
+            )) => {
+                tracing::warn!(event_id = %event.id, identity = %id, error = %e, "Paxos decision not applicable");
+                Ok(Handled::Ignored)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The ledger identity of a Paxos identity: its `ref_id` at Paxos, which is our id.
+    async fn ledger_identity(&self, paxos_id: &str) -> Result<Option<IdentityId>, MirrorError> {
+        if let Some(id) = lock(&self.identities).get(paxos_id) {
+            return Ok(Some(*id));
+        }
+        let identity = match self.paxos.get_identity(paxos_id).await {
+            Ok(identity) => identity,
+            Err(onboarding_paxos::Error::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let id = identity
+            .ref_id
+            .as_deref()
+            .and_then(|r| r.parse::<IdentityId>().ok());
+        if let Some(id) = id {
+            lock(&self.identities).insert(paxos_id.to_owned(), id);
+        }
+        Ok(id)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,84 @@
+//! Transient failures are retried without duplicate Paxos resources; a 409 for our own
+//! `ref_id` counts as success.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use sqlx::PgPool;
+
+use crate::support::*;
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_create_answered_with_5xx_after_taking_effect_is_resolved_by_its_ref_id(pool: PgPool) {
+    let w = world(&pool).await;
+    let id = submit_person(&w.ledger).await;
+    // The identity is created, the answer lost; the client's retry gets 409 for our ref_id.
+    w.sandbox
+        .faults()
+        .fail_next_after_handling(1, StatusCode::BAD_GATEWAY);
+    mirror_all(&w).await;
+    assert_eq!(w.sandbox.stats().identities, 1, "no duplicate identity");
+    let posts = requests(&w.sandbox, "POST", "/identity/identities");
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1].status, 409);
+    let paxos_id = paxos_identity_id(&w, id).await;
+    assert!(w.sandbox.identity(&paxos_id).is_some());
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn failures_beyond_the_retries_wait_at_their_position_and_resume(pool: PgPool) {
+    let w = world(&pool).await;
+    let id = submit_person(&w.ledger).await;
+    // More 503s than the client retries: the pass stops before the event and keeps its place.
+    w.sandbox
+        .faults()
+        .fail_next(4, StatusCode::SERVICE_UNAVAILABLE);
+    let report = w.mirror.run_once().await.expect("the pass runs");
+    assert!(report.waiting.is_some(), "{report:?}");
+    assert_eq!(report.checkpoint, 0);
+    assert_eq!(w.sandbox.stats().identities, 0);
+    // 429s are waited out within the pass.
+    w.sandbox
+        .faults()
+        .rate_limit_next(2, Duration::from_secs(0));
+    mirror_all(&w).await;
+    assert_eq!(w.sandbox.stats().identities, 1);
+    paxos_identity_id(&w, id).await;
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_timed_out_deposit_that_took_effect_is_not_repeated(pool: PgPool) {
+    let w = world(&pool).await;
+    let id = approved_person(&w).await;
+    let opened = open_account(&w, id).await;
+    mirror_all(&w).await;
+    fund_sandbox(&w, opened.profile_id, "fund-slow", "700").await;
+
+    // A mirror whose client gives up after 300 ms; the sandbox deposits, then answers late.
+    let impatient = onboarding_mirror::MirrorWorker::new(
+        w.ledger.clone(),
+        client(&w.sandbox, Duration::from_millis(300)),
+        onboarding_mirror::Checkpoints::for_ledger(&w.ledger),
+        onboarding_mirror::MirrorOptions::default(),
+    );
+    // The balance read before the deposit is answered on time; the deposit is delayed.
+    w.sandbox
+        .faults()
+        .push(paxos_sandbox::Fault::DelayAfterHandling(Duration::ZERO), 1);
+    w.sandbox.faults().push(
+        paxos_sandbox::Fault::DelayAfterHandling(Duration::from_secs(1)),
+        1,
+    );
+    let report = impatient.run_once().await.expect("the pass runs");
+    assert_eq!(report.waiting, None, "{report:?}");
+    assert_eq!(w.sandbox.stats().deposits, 1, "deposited exactly once");
+    let profile = w.ledger.profile(opened.profile_id).await.unwrap().unwrap();
+    assert_eq!(
+        profile.paxos_mirrored("CreateSandboxDeposit", "fund-slow"),
+        Some(None),
+        "recorded as mirrored, without an activity id"
+    );
+    // Another pass does not deposit again.
+    mirror_all(&w).await;
+    assert_eq!(w.sandbox.stats().deposits, 1);
+}

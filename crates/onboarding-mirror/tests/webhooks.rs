@@ -1,0 +1,177 @@
+//! The webhook receiver and the events poller: authentication, dedupe, acting only on the
+//! fetched event, and catch-up after dropped deliveries.
+
+use std::time::Duration;
+
+use onboarding_ledger::domain::vocab::IdentityStatus;
+use onboarding_ledger::domain::{event_names, Decision};
+use onboarding_mirror::{WebhookAuth, WebhookReceiver, WEBHOOK_PATH};
+use paxos_sandbox::{DecisionConfig, SandboxConfig, SandboxDecision, WebhookConfig};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::*;
+
+const HEADER: &str = "X-Paxos-Webhook-Key";
+const SECRET: &str = "s3cret-webhook-value";
+
+/// A receiver served on loopback; its URL.
+async fn receiver(w: &World) -> (WebhookReceiver, String, CancellationToken) {
+    let receiver = WebhookReceiver::new(
+        WebhookAuth::new(HEADER, SECRET).expect("a header name"),
+        w.recorder.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(onboarding_mirror::serve(
+        listener,
+        receiver.router(),
+        stop.clone(),
+    ));
+    (receiver, url, stop)
+}
+
+fn manual_decisions() -> SandboxConfig {
+    SandboxConfig {
+        decisions: DecisionConfig {
+            delay: None,
+            ..DecisionConfig::default()
+        },
+        ..SandboxConfig::default()
+    }
+}
+
+fn decisions_of(events: &[onboarding_ledger::RecordedEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| e.event_type == event_names::DECISION_RECORDED)
+        .count()
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_webhook_records_the_decision_once_even_when_delivered_twice(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let (receiver, url, _stop) = receiver(&w).await;
+    w.sandbox
+        .set_webhook(Some(WebhookConfig::new(&url, HEADER, SECRET)));
+    let id = submit_person(&w.ledger).await;
+    mirror_all(&w).await;
+    let paxos_id = paxos_identity_id(&w, id).await;
+
+    let event = w
+        .sandbox
+        .decide(&paxos_id, SandboxDecision::Approve)
+        .expect("decided");
+    let stats = receiver.wait_for(WAIT, |s| s.recorded == 1).await;
+    assert_eq!(stats.recorded, 1);
+    assert!(w.sandbox.redeliver(&event.id));
+    let stats = receiver.wait_for(WAIT, |s| s.duplicates == 1).await;
+    assert_eq!(stats.duplicates, 1, "{stats:?}");
+
+    let identity = w.ledger.identity(id).await.unwrap().unwrap();
+    assert_eq!(identity.status(), Some(IdentityStatus::Approved));
+    let events = w
+        .ledger
+        .events_of(event_names::IDENTITY, &id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(decisions_of(&events), 1);
+    let fetches = requests(&w.sandbox, "GET", &format!("/events/{}", event.id));
+    assert_eq!(fetches.len(), 1, "the duplicate was not even fetched");
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_webhook_with_a_wrong_or_missing_auth_header_is_refused(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let (receiver, url, _stop) = receiver(&w).await;
+    let http = reqwest::Client::new();
+    let body = json!({"id": "evt-1", "type": "identity.approved", "source": "com.paxos",
+                      "time": "2026-01-01T00:00:00Z", "object": "event"});
+    let wrong = http
+        .post(&url)
+        .header(HEADER, "s3cret-webhook-valuX")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let missing = http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    let stats = receiver.stats();
+    assert_eq!(stats.unauthorized, 2);
+    assert_eq!(stats.accepted, 0);
+    assert!(
+        requests(&w.sandbox, "GET", "/events/evt-1").is_empty(),
+        "nothing fetched"
+    );
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_webhook_body_is_not_trusted_only_the_fetched_event_counts(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let (receiver, url, _stop) = receiver(&w).await;
+    let id = submit_person(&w.ledger).await;
+    mirror_all(&w).await;
+    let paxos_id = paxos_identity_id(&w, id).await;
+    let event = w
+        .sandbox
+        .decide(&paxos_id, SandboxDecision::Deny)
+        .expect("decided");
+    // A delivery claiming approval for the denial event.
+    let lie = json!({"id": event.id, "type": "identity.approved", "source": "com.paxos",
+                     "time": "2026-01-01T00:00:00Z", "object": "event"});
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header(HEADER, SECRET)
+        .json(&lie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    receiver.wait_for(WAIT, |s| s.handled == 1).await;
+    let identity = w.ledger.identity(id).await.unwrap().unwrap();
+    assert_eq!(
+        identity.status(),
+        Some(IdentityStatus::Denied),
+        "acted on as fetched"
+    );
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn the_events_poller_catches_up_after_dropped_webhooks(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let (receiver, url, _stop) = receiver(&w).await;
+    w.sandbox
+        .set_webhook(Some(WebhookConfig::new(&url, HEADER, SECRET)));
+    let first = submit_person(&w.ledger).await;
+    let second = submit_person(&w.ledger).await;
+    mirror_all(&w).await;
+    w.sandbox.faults().drop_webhooks(2);
+    let p1 = paxos_identity_id(&w, first).await;
+    let p2 = paxos_identity_id(&w, second).await;
+    w.sandbox.decide(&p1, SandboxDecision::Approve).unwrap();
+    w.sandbox
+        .decide(
+            &p2,
+            SandboxDecision::RequireDocuments(vec!["PROOF_OF_ADDRESS".to_owned()]),
+        )
+        .unwrap();
+    w.sandbox
+        .wait_for_stats(WAIT, |s| s.webhooks_dropped == 2)
+        .await
+        .expect("both dropped");
+    assert_eq!(receiver.stats().accepted, 0);
+
+    let report = w.poller.catch_up().await.expect("catch up");
+    assert_eq!(report.recorded, 2);
+    let one = w.ledger.identity(first).await.unwrap().unwrap();
+    assert_eq!(one.status(), Some(IdentityStatus::Approved));
+    let two = w.ledger.identity(second).await.unwrap().unwrap();
+    assert_eq!(two.documents_required(), ["PROOF_OF_ADDRESS".to_owned()]);
+    // The cursor moved: a second catch-up reads nothing new.
+    let again = w.poller.catch_up().await.expect("catch up");
+    assert_eq!(again.recorded, 0);
+    let _ = (Decision::Approved, Duration::ZERO);
+}
