@@ -206,30 +206,47 @@ impl Ledger {
         }
     }
 
-    pub(crate) async fn identity_command(
+    /// Runs one command on one aggregate with the caller's metadata, retrying lost races as
+    /// configured.
+    async fn execute<A, ES>(
         &self,
+        framework: &CqrsFramework<A, ES>,
         ctx: &CommandContext,
-        id: IdentityId,
-        command: IdentityCommand,
-    ) -> Result<(), LedgerError> {
-        let aggregate_id = id.to_string();
+        aggregate_id: String,
+        command: A::Command,
+        refused: fn(A::Error) -> LedgerError,
+    ) -> Result<(), LedgerError>
+    where
+        A: cqrs_es::Aggregate,
+        A::Command: Clone,
+        ES: cqrs_es::EventStore<A>,
+    {
         self.retrying(|| async {
-            self.identities
+            framework
                 .execute_with_metadata(
                     &aggregate_id,
                     command.clone(),
                     ctx.metadata_for(Uuid::now_v7()),
                 )
                 .await
-                .map_err(|e| {
-                    from_aggregate(
-                        e,
-                        event_names::IDENTITY,
-                        &aggregate_id,
-                        LedgerError::Identity,
-                    )
-                })
+                .map_err(|e| from_aggregate(e, A::TYPE, &aggregate_id, refused))
         })
+        .await
+    }
+
+    pub(crate) async fn identity_command(
+        &self,
+        ctx: &CommandContext,
+        id: IdentityId,
+        command: IdentityCommand,
+    ) -> Result<(), LedgerError> {
+        self.execute(
+            &self.identities,
+            ctx,
+            id.to_string(),
+            command,
+            LedgerError::Identity,
+        )
         .await
     }
 
@@ -239,19 +256,13 @@ impl Ledger {
         id: AccountId,
         command: AccountCommand,
     ) -> Result<(), LedgerError> {
-        let aggregate_id = id.to_string();
-        self.retrying(|| async {
-            self.accounts
-                .execute_with_metadata(
-                    &aggregate_id,
-                    command.clone(),
-                    ctx.metadata_for(Uuid::now_v7()),
-                )
-                .await
-                .map_err(|e| {
-                    from_aggregate(e, event_names::ACCOUNT, &aggregate_id, LedgerError::Account)
-                })
-        })
+        self.execute(
+            &self.accounts,
+            ctx,
+            id.to_string(),
+            command,
+            LedgerError::Account,
+        )
         .await
     }
 
@@ -261,19 +272,13 @@ impl Ledger {
         id: ProfileId,
         command: ProfileCommand,
     ) -> Result<(), LedgerError> {
-        let aggregate_id = id.to_string();
-        self.retrying(|| async {
-            self.profiles
-                .execute_with_metadata(
-                    &aggregate_id,
-                    command.clone(),
-                    ctx.metadata_for(Uuid::now_v7()),
-                )
-                .await
-                .map_err(|e| {
-                    from_aggregate(e, event_names::PROFILE, &aggregate_id, LedgerError::Profile)
-                })
-        })
+        self.execute(
+            &self.profiles,
+            ctx,
+            id.to_string(),
+            command,
+            LedgerError::Profile,
+        )
         .await
     }
 
