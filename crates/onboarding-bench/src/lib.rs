@@ -8,8 +8,9 @@
 //!
 //! 1. **Commands**: `SubmitIdentity` and `PlaceOrder` through [`Ledger`](onboarding_ledger::Ledger)
 //!    at each writer count, as commands/s, against single-row autocommitted `INSERT`s of the same
-//!    payloads into `bench_raw_events`, a table defined like `events` with the same triggers
-//!    (`sql/raw_baseline.sql` says exactly what the baseline includes).
+//!    payloads into `bench_raw_events`, a table defined like `events` with the same hash-chain
+//!    trigger (`sql/raw_baseline.sql` says exactly what the baseline includes, and why its
+//!    `NOTIFY` is measured separately).
 //! 2. **Catch-up**: `Projector::catch_up` from zero over generated events (copies of a real
 //!    flow's events with fresh ids), as events/s, against a plain ordered read of the same rows
 //!    in the same batch size; with the process's resident memory during the catch-up.
