@@ -101,6 +101,34 @@ fn btcusd() -> anyhow::Result<Market> {
     Market::from_str("BTCUSD").context("demo market")
 }
 
+/// A BTCUSD market buy spending `quote` USD (immediate or cancel).
+fn market_buy(quote: &str) -> anyhow::Result<OrderRequest> {
+    Ok(OrderRequest {
+        order_id: OrderId::new(),
+        side: OrderSide::Buy,
+        market: btcusd()?,
+        order_type: OrderType::Market,
+        base_amount: None,
+        quote_amount: Some(amount(quote)?),
+        price: None,
+        stop_price: None,
+        time_in_force: TimeInForce::Ioc,
+        expires_at: None,
+    })
+}
+
+/// A BTCUSD limit buy of `base` BTC at `price` USD (good till cancelled).
+fn limit_buy(base: &str, price: &str) -> anyhow::Result<OrderRequest> {
+    Ok(OrderRequest {
+        base_amount: Some(amount(base)?),
+        quote_amount: None,
+        price: Some(amount(price)?),
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Gtc,
+        ..market_buy("1")?
+    })
+}
+
 struct Flow {
     identity: IdentityId,
     profile: ProfileId,
@@ -298,18 +326,7 @@ async fn person_flow(
     ));
     fund(ledger, ops, opened.profile_id, say).await?;
 
-    let too_big = OrderRequest {
-        order_id: OrderId::new(),
-        side: OrderSide::Buy,
-        market: btcusd()?,
-        order_type: OrderType::Market,
-        base_amount: None,
-        quote_amount: Some(amount("20000")?),
-        price: None,
-        stop_price: None,
-        time_in_force: TimeInForce::Ioc,
-        expires_at: None,
-    };
+    let too_big = market_buy("20000")?;
     match ledger.place_order(ops, opened.profile_id, too_big).await {
         Err(e @ LedgerError::Profile(_)) => {
             say.step(format!("a 20000 USD market buy is refused: {e}"))
@@ -317,18 +334,7 @@ async fn person_flow(
         other => bail!("an order beyond the balance was not refused: {other:?}"),
     }
 
-    let order = OrderRequest {
-        order_id: OrderId::new(),
-        side: OrderSide::Buy,
-        market: btcusd()?,
-        order_type: OrderType::Market,
-        base_amount: None,
-        quote_amount: Some(amount("1000")?),
-        price: None,
-        stop_price: None,
-        time_in_force: TimeInForce::Ioc,
-        expires_at: None,
-    };
+    let order = market_buy("1000")?;
     let order_id = ledger.place_order(ops, opened.profile_id, order).await?;
     say.step(format!(
         "MARKET BUY BTCUSD for 1000 USD placed: order {order_id}, 1000 USD held"
@@ -426,18 +432,7 @@ async fn institution_flow(
         opened.account_id, opened.profile_id
     ));
     fund(ledger, ops, opened.profile_id, say).await?;
-    let order = OrderRequest {
-        order_id: OrderId::new(),
-        side: OrderSide::Buy,
-        market: btcusd()?,
-        order_type: OrderType::Limit,
-        base_amount: Some(amount("0.1")?),
-        quote_amount: None,
-        price: Some(amount("50000")?),
-        stop_price: None,
-        time_in_force: TimeInForce::Gtc,
-        expires_at: None,
-    };
+    let order = limit_buy("0.1", "50000")?;
     let order_id = ledger.place_order(ops, opened.profile_id, order).await?;
     say.step(format!(
         "LIMIT BUY 0.1 BTC @ 50000 placed: order {order_id}, 5000 USD held"
