@@ -1,8 +1,9 @@
 //! `onboarding`: the command line of the onboarding ledger.
 //!
 //! `onboarding demo` runs the seed onboarding flows end to end (on the embedded store unless a
-//! database is given); the other commands run one ledger operation each. Configuration comes
-//! from flags and the environment (`DATABASE_URL`). Output is for people by default and JSON
+//! database is given, mirrored to an in-process Paxos sandbox unless a Paxos URL is given); the
+//! other commands run one ledger operation each. Configuration comes from flags and the
+//! environment (`DATABASE_URL`, `PAXOS_*`). Output is for people by default and JSON
 //! with `--json`. This binary holds no business rules: it parses arguments, calls the
 //! `onboarding-ledger` API and prints what comes back.
 
@@ -41,8 +42,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the seed onboarding flows (a person; a corporation with its members) end to end.
-    Demo,
+    /// Run the seed onboarding flows (a person; a corporation with its members) end to end,
+    /// mirrored to an in-process Paxos sandbox (or the Paxos given by --paxos-api-url).
+    Demo(demo::DemoArgs),
     /// Apply the database migrations.
     Migrate,
     /// Submit, decide or disable identities.
@@ -144,7 +146,7 @@ fn init_tracing() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Demo => demo::run(cli.database_url.as_deref(), cli.json).await,
+        Command::Demo(args) => demo::run(cli.database_url.as_deref(), cli.json, &args).await,
         Command::Migrate => {
             let url = cli
                 .database_url

@@ -70,6 +70,8 @@ pub async fn status(ledger: &Ledger, id: IdentityId, json: bool) -> anyhow::Resu
             "paxos id     {}",
             row.paxos_identity_id.as_deref().unwrap_or("(not mirrored)")
         );
+        let mirror = serde_json::to_value(row.mirror)?;
+        println!("mirror       {}", mirror.as_str().unwrap_or("-"));
         println!("submitted    {}", row.submitted_at.to_rfc3339());
         println!("updated      {}", row.updated_at.to_rfc3339());
     }

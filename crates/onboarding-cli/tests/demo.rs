@@ -100,10 +100,72 @@ fn the_demo_reports_final_balances_as_json() {
     // 10000 funded; the person spent 1000 at market, the corporation 0.1 BTC at 49950.
     assert_eq!(usd(&flows[0]).as_deref(), Some("9000"));
     assert_eq!(usd(&flows[1]).as_deref(), Some("5005"));
+    // Mirrored to the in-process sandbox: Paxos ids came back, Paxos approved.
+    assert_eq!(report["mirrored_to"], "in-process sandbox");
+    for flow in flows {
+        let paxos = &flow["paxos"];
+        assert_eq!(paxos["mirror"], "MIRRORED", "{flow}");
+        for id in ["identity_id", "account_id", "profile_id"] {
+            assert!(
+                paxos[id].as_str().is_some_and(|s| !s.is_empty()),
+                "{id}: {flow}"
+            );
+        }
+        assert_eq!(flow["last_decision"], "APPROVED");
+    }
+}
+
+#[test]
+fn without_the_mirror_the_demo_runs_on_the_ledger_alone_with_the_same_balances() {
+    let out = run(&["demo", "--json", "--no-mirror"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(report["mirrored_to"], Value::Null);
+    let flows = report["flows"].as_array().expect("flows");
+    for flow in flows {
+        assert_eq!(flow["status"], "APPROVED");
+        assert_eq!(flow["paxos"]["mirror"], "NOT_MIRRORED");
+        assert_eq!(flow["paxos"]["identity_id"], Value::Null);
+    }
+    let usd: Vec<_> = flows
+        .iter()
+        .map(|f| {
+            f["balances"]
+                .as_array()
+                .and_then(|b| b.iter().find(|x| x["asset"] == "USD"))
+                .map(|x| x["available"].clone())
+        })
+        .collect();
+    assert_eq!(usd, [Some("9000".into()), Some("5005".into())]);
+}
+
+#[test]
+fn the_human_demo_output_shows_the_paxos_outcomes() {
+    let out = run(&["demo"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for shown in [
+        "mirroring to the in-process Paxos sandbox",
+        "mirrored: Paxos Create Identity",
+        "Paxos decided: person",
+        "mirrored: Paxos Create Account (create_profile)",
+        "mirrored: Paxos sandbox deposit of 10000 USD",
+        "is OPEN (the market is at 50000)",
+        "polled until final: FILLED 0.1 BTC",
+        "Paxos: mirror MIRRORED",
+        "PaxosIdentityLinked",
+        "paxos-mirror",
+    ] {
+        assert!(stdout.contains(shown), "{shown} missing from:\n{stdout}");
+    }
 }
 
 /// The URL of the fresh database behind `pool`, on the server `DATABASE_URL` names.
-fn url_of(pool: &PgPool) -> String {
+pub fn url_of(pool: &PgPool) -> String {
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for database tests");
     let name = pool
         .connect_options()
@@ -134,7 +196,8 @@ async fn four_demos_at_once_on_one_fresh_database_all_succeed_and_their_events_a
         let out = child.wait_with_output().expect("demo finishes");
         assert!(
             out.status.success(),
-            "a demo failed: {}",
+            "a demo failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
         let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");

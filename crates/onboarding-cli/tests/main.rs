@@ -1,3 +1,4 @@
 //! End-to-end tests of the `onboarding` binary.
 
 mod demo;
+mod mirror;

@@ -9,7 +9,7 @@ use cqrs_es::Aggregate;
 use onboarding_domain::{event_names, Identity, IdentityId, Profile, ProfileId};
 use onboarding_projections::audit::{self, AuditEntry};
 use onboarding_projections::views::{IdentityStatus, IdentityStatusRow};
-use onboarding_projections::{view, CatchUp, MemoryProjector, Projector};
+use onboarding_projections::{view, CatchUp, MemoryProjector, ProjectionError, Projector};
 use onboarding_store::aggregates::all_upcasters;
 use onboarding_store::EventRepository;
 use tokio::sync::Mutex;
@@ -19,6 +19,9 @@ use crate::Ledger;
 
 /// How long [`Ledger::catch_up`] waits for a running projector to apply what is committed.
 const CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long [`Ledger::catch_up`] waits on a projection held elsewhere before trying to take
+/// it over.
+const RETAKE_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Where the read models live.
 pub(crate) enum ReadSide {
@@ -59,10 +62,19 @@ impl Ledger {
                 let head = onboarding_store::postgres::PostgresLog::new(pool.clone())
                     .sequence_visible(CATCH_UP_TIMEOUT)
                     .await?;
-                let done = projector.catch_up().await?;
-                if done.iter().any(|(_, c)| *c == CatchUp::HeldElsewhere) {
-                    // A running projector owns those: wait for it to get past our head.
-                    projector.wait_until(head, CATCH_UP_TIMEOUT).await?;
+                let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+                let mut done = projector.catch_up().await?;
+                while done.iter().any(|(_, c)| *c == CatchUp::HeldElsewhere) {
+                    // Another process owns those: a projector following the log gets past our
+                    // head, but another short catch-up (a concurrent `catch_up`) may stop before
+                    // it and let go. Wait a little, then take over what was let go.
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    match projector.wait_until(head, left.min(RETAKE_AFTER)).await {
+                        Ok(()) => break,
+                        Err(ProjectionError::Lagging { .. }) if !left.is_zero() => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    done = projector.catch_up().await?;
                 }
             }
         }

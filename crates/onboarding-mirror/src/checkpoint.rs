@@ -1,7 +1,8 @@
 //! Where the mirror and the events poller keep their place, and the lease that keeps one
 //! mirror active at a time. On PostgreSQL: rows of the `projection_checkpoints` table (named
 //! [`MIRROR_CHECKPOINT`] and [`EVENTS_CURSOR`]) and a session advisory lock; on the embedded
-//! store: memory. All of this crate's SQL is in this file.
+//! store, or for a private mirror ([`Checkpoints::in_memory_from_head`]): memory, with no
+//! lease. All of this crate's SQL and use of the store is in this file.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,32 @@ impl Checkpoints {
             Some(pool) => Self::Postgres(pool.clone()),
             None => Self::Memory(Arc::default()),
         }
+    }
+
+    /// Positions in memory with the mirror's checkpoint at the head of `ledger`'s log as of
+    /// this call: a private mirror of what happens from now on (e.g. one demo run, with
+    /// [`MirrorOptions::correlation`](crate::MirrorOptions::correlation)), which neither takes
+    /// the shared `paxos_mirror` lease nor moves its checkpoint. On PostgreSQL it first waits
+    /// (up to 30 s) until every event committed before the call is in the log.
+    pub async fn in_memory_from_head(
+        ledger: &onboarding_ledger::Ledger,
+    ) -> Result<Self, MirrorError> {
+        let head = match ledger.repository().pool() {
+            Some(pool) => onboarding_store::postgres::PostgresLog::new(pool.clone())
+                .sequence_visible(std::time::Duration::from_secs(30))
+                .await
+                .map_err(|e| MirrorError::Ledger(e.into()))?,
+            None => {
+                let mut head = 0;
+                while let Some(last) = ledger.read_log(head, 1000).await?.last() {
+                    head = last.position;
+                }
+                head
+            }
+        };
+        let checkpoints = Self::Memory(Arc::default());
+        checkpoints.save(MIRROR_CHECKPOINT, head).await?;
+        Ok(checkpoints)
     }
 
     /// The position saved under `name` (0 when none).
@@ -75,19 +102,6 @@ impl Checkpoints {
         }
     }
 
-    /// Waits (up to `timeout`) until every event committed before this call has a log
-    /// position, so that a single pass sees all of them. Sequencing passes only events older
-    /// than every running transaction of the cluster, so the log can lag the commits a little.
-    pub async fn settle_log(&self, timeout: std::time::Duration) -> Result<(), MirrorError> {
-        if let Self::Postgres(pool) = self {
-            onboarding_store::postgres::PostgresLog::new(pool.clone())
-                .sequence_visible(timeout)
-                .await
-                .map_err(|e| MirrorError::Ledger(e.into()))?;
-        }
-        Ok(())
-    }
-
     /// Takes the lease named `name`, or `None` when another session holds it. The lease is a
     /// session advisory lock on a connection taken out of the pool; dropping the [`Lease`]
     /// ends the session's hold (the connection is closed, not returned).
@@ -111,6 +125,24 @@ impl Checkpoints {
             })),
         }
     }
+}
+
+/// Waits (up to `timeout`) until every event committed to `ledger` before this call has a log
+/// position, so that one pass sees all of them. PostgreSQL sequences only events older than
+/// every running transaction, so the log can lag the commits a little; the embedded store
+/// orders events as it stores them. This is about the ledger's log, whatever keeps the
+/// positions (a private mirror on PostgreSQL keeps them in memory and still needs it).
+pub(crate) async fn settle_log(
+    ledger: &onboarding_ledger::Ledger,
+    timeout: std::time::Duration,
+) -> Result<(), MirrorError> {
+    if let Some(pool) = ledger.repository().pool() {
+        onboarding_store::postgres::PostgresLog::new(pool.clone())
+            .sequence_visible(timeout)
+            .await
+            .map_err(|e| MirrorError::Ledger(e.into()))?;
+    }
+    Ok(())
 }
 
 /// A held lease. [`release`](Lease::release) it; one merely dropped is released when its

@@ -2,20 +2,26 @@
 //! events poller. An event is acted on only as `GET /events/{id}` returns it (a webhook body is
 //! never trusted), and `identity.approved | denied | disabled | documents_required` become
 //! `RecordDecision` with the Paxos event as the source. Each event id is handled once per
-//! process (the `seen` set) and once ever in effect (the identity ignores a Paxos event id it
-//! has already applied).
+//! process while it is among the recent ones remembered (a bounded set, [`SEEN_CAPACITY`] ids
+//! by default, oldest forgotten first), and once ever in effect: recording a decision is
+//! idempotent on the Paxos event id (the identity ignores an event id it has already applied),
+//! so an event forgotten and delivered again costs one fetch and records nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use onboarding_ledger::domain::{
-    vocab::IdentityStatus, Decision, DecisionSource, IdentityError, IdentityId,
+    event_names, vocab::IdentityStatus, Decision, DecisionSource, IdentityError, IdentityId,
 };
 use onboarding_ledger::{CommandContext, Ledger, LedgerError};
 use onboarding_paxos::model::Event;
 use onboarding_paxos::{mapping, PaxosClient};
 
 use crate::error::MirrorError;
+use crate::recent::RecentIds;
+
+/// How many recent Paxos event ids a [`DecisionRecorder`] remembers by default.
+pub const SEEN_CAPACITY: usize = 10_000;
 
 /// What handling one Paxos event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +41,7 @@ pub enum Handled {
 pub struct DecisionRecorder {
     ledger: Arc<Ledger>,
     paxos: PaxosClient,
-    seen: Arc<Mutex<HashSet<String>>>,
+    seen: Arc<Mutex<RecentIds>>,
     identities: Arc<Mutex<HashMap<String, IdentityId>>>,
 }
 
@@ -46,19 +52,30 @@ impl std::fmt::Debug for DecisionRecorder {
 }
 
 impl DecisionRecorder {
-    /// A recorder writing to `ledger`, reading events from `paxos`.
+    /// A recorder writing to `ledger`, reading events from `paxos`, remembering the last
+    /// [`SEEN_CAPACITY`] event ids.
     pub fn new(ledger: Arc<Ledger>, paxos: PaxosClient) -> Self {
+        Self::with_capacity(ledger, paxos, SEEN_CAPACITY)
+    }
+
+    /// A recorder remembering at most `capacity` recent event ids (at least one).
+    pub fn with_capacity(ledger: Arc<Ledger>, paxos: PaxosClient, capacity: usize) -> Self {
         Self {
             ledger,
             paxos,
-            seen: Arc::default(),
+            seen: Arc::new(Mutex::new(RecentIds::new(capacity))),
             identities: Arc::default(),
         }
     }
 
-    /// Whether this event id was already handled by this process.
+    /// Whether this event id was handled by this process and is still remembered.
     pub fn is_seen(&self, event_id: &str) -> bool {
         lock(&self.seen).contains(event_id)
+    }
+
+    /// How many event ids are remembered (never more than the capacity).
+    pub fn remembered(&self) -> usize {
+        lock(&self.seen).len()
     }
 
     /// Fetches the event with `GET /events/{id}` and handles what Paxos returns.
@@ -76,7 +93,7 @@ impl DecisionRecorder {
             return Ok(Handled::Duplicate);
         }
         let handled = self.record(event).await?;
-        lock(&self.seen).insert(event.id.clone());
+        lock(&self.seen).insert(&event.id);
         Ok(handled)
     }
 
@@ -91,12 +108,22 @@ impl DecisionRecorder {
             tracing::info!(event_id = %event.id, "Paxos event about an identity this ledger does not know");
             return Ok(Handled::Ignored);
         };
-        let ctx = CommandContext::new("paxos-mirror", "paxos-event")
-            .with_reason(format!("Paxos event {}", event.event_type))
-            .caused_by(event.id.clone());
         let Some(identity) = self.ledger.identity(id).await? else {
             return Ok(Handled::Ignored);
         };
+        // Caused by the Paxos event; correlated with the identity's submission, so that the
+        // decision sits in the same flow as the request it answers.
+        let mut ctx = CommandContext::new("paxos-mirror", "paxos-event")
+            .with_reason(format!("Paxos event {}", event.event_type))
+            .caused_by(event.id.clone());
+        if let Some(first) = self
+            .ledger
+            .events_of(event_names::IDENTITY, &id.to_string())
+            .await?
+            .first()
+        {
+            ctx = ctx.with_correlation_id(first.metadata.correlation_id.clone());
+        }
         match identity.paxos_identity_id() {
             Some(linked) if linked != paxos_identity_id => {
                 tracing::warn!(event_id = %event.id, identity = %id, "Paxos event for an identity linked to another Paxos id");

@@ -5,12 +5,17 @@
 //! - [`MirrorWorker`] ([`worker`]): follows the global log after commit from its own
 //!   checkpoint (`paxos_mirror`) and mirrors each command with a Paxos counterpart; outcomes
 //!   (Paxos ids, rejections) come back as ledger events. One worker runs at a time (a lease).
+//!   A private worker ([`MirrorOptions::correlation`] with
+//!   [`Checkpoints::in_memory_from_head`]) mirrors only one flow's events, as `onboarding demo`
+//!   does on a shared database.
 //! - [`WebhookReceiver`] ([`webhook`]): an `axum` router for Paxos webhooks, authenticated by
 //!   a configured header compared in constant time; it answers at once and records decisions
 //!   fetched from `GET /events/{id}` in the background.
 //! - [`EventsPoller`] ([`poller`]): catches up on events whose webhooks were lost.
 //! - [`DecisionRecorder`] ([`decisions`]): the one idempotent path from a Paxos event to
-//!   `RecordDecision`, shared by the receiver and the poller.
+//!   `RecordDecision`, shared by the receiver and the poller; it remembers a bounded number of
+//!   recent event ids (the ledger ignores a Paxos event id it already applied, so forgetting
+//!   one is harmless).
 //! - [`Checkpoints`] ([`checkpoint`]): positions and the lease, in PostgreSQL
 //!   (`projection_checkpoints`, advisory locks) or in memory.
 
@@ -18,6 +23,7 @@ pub mod checkpoint;
 pub mod decisions;
 mod error;
 pub mod poller;
+mod recent;
 pub mod webhook;
 pub mod worker;
 

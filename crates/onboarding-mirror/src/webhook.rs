@@ -3,6 +3,11 @@
 //! the configured header in constant time, answers at once, and a background task fetches the
 //! event from Paxos and records what that returns ([`DecisionRecorder`]). Deliveries repeat
 //! and arrive out of order: an event id already handled or queued is answered 200 and dropped.
+//!
+//! Memory is bounded: at most [`QUEUE_CAPACITY`] events wait to be fetched (a delivery beyond
+//! that is answered 503, and Paxos delivers it again later), and the recorder remembers a
+//! bounded number of recent event ids. An id forgotten and delivered again is fetched once more
+//! and records nothing new, since recording a decision is idempotent on the Paxos event id.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -24,6 +29,9 @@ use crate::error::MirrorError;
 
 /// The path the router answers deliveries on.
 pub const WEBHOOK_PATH: &str = "/paxos/webhooks";
+
+/// How many accepted deliveries may wait to be fetched before new ones are answered 503.
+pub const QUEUE_CAPACITY: usize = 1024;
 
 /// How Paxos authenticates its deliveries: a header name and value chosen in the dashboard.
 #[derive(Clone)]
@@ -85,7 +93,7 @@ pub struct ReceiverStats {
 struct ReceiverState {
     auth: Arc<WebhookAuth>,
     recorder: DecisionRecorder,
-    queue: mpsc::UnboundedSender<String>,
+    queue: mpsc::Sender<String>,
     queued: Arc<Mutex<HashSet<String>>>,
     stats: Arc<watch::Sender<ReceiverStats>>,
 }
@@ -101,7 +109,7 @@ impl WebhookReceiver {
     /// A receiver checking `auth` and recording through `recorder`; spawns the background task
     /// that handles queued events (it stops when the router and its clones are dropped).
     pub fn new(auth: WebhookAuth, recorder: DecisionRecorder) -> Self {
-        let (queue, mut rx) = mpsc::unbounded_channel::<String>();
+        let (queue, mut rx) = mpsc::channel::<String>(QUEUE_CAPACITY);
         let (stats_tx, stats) = watch::channel(ReceiverStats::default());
         let state = ReceiverState {
             auth: Arc::new(auth),
@@ -177,7 +185,12 @@ async fn receive(
         state.stats.send_modify(|s| s.duplicates += 1);
         return StatusCode::OK;
     }
-    if state.queue.send(delivery.id).is_err() {
+    if let Err(e) = state.queue.try_send(delivery.id) {
+        // Full (or stopped): not accepted, so not remembered; Paxos delivers it again.
+        let id = match e {
+            mpsc::error::TrySendError::Full(id) | mpsc::error::TrySendError::Closed(id) => id,
+        };
+        lock(&state.queued).remove(&id);
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     state.stats.send_modify(|s| s.accepted += 1);

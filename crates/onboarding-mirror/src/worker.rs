@@ -6,7 +6,9 @@
 //!   `link_paxos_account`. `ProfileFunded` (sandbox test funds) → sandbox deposit, then a
 //!   `ProfilePaxosMirrored` fact. `OrderPlaced` → Create Order for the owner's Paxos identity
 //!   and account, a `ProfilePaxosMirrored` fact with the Paxos order id, and polling until the
-//!   order is final (`record_order_update` settles fills). `IdentityDisabled` → Update
+//!   order is final (`record_order_update` settles fills, correlated with the placement and
+//!   caused by `paxos-order:{id}`). After a restart, open orders are found again from those
+//!   facts, before the checkpoint at the start and in the log as the pass meets them. `IdentityDisabled` → Update
 //!   Identity `set_user_disabled`.
 //! - At-least-once, exactly-once in effect: every create carries the ledger id as `ref_id`
 //!   (a 409 for it resolves the existing resource) and every ledger command the mirror sends
@@ -66,6 +68,11 @@ pub struct MirrorOptions {
     pub batch: usize,
     /// The pause between passes of [`MirrorWorker::run`].
     pub interval: Duration,
+    /// Mirror only the events of this correlation id, skipping every other (a private mirror,
+    /// e.g. `onboarding demo` with its own sandbox on a shared database); every event when
+    /// `None`. Such a mirror should keep its place in [`Checkpoints::Memory`], not in the
+    /// shared `paxos_mirror` checkpoint.
+    pub correlation: Option<String>,
 }
 
 impl Default for MirrorOptions {
@@ -73,6 +80,7 @@ impl Default for MirrorOptions {
         Self {
             batch: 100,
             interval: Duration::from_millis(500),
+            correlation: None,
         }
     }
 }
@@ -98,6 +106,8 @@ struct TrackedOrder {
     profile: ProfileId,
     paxos_profile: String,
     paxos_order: String,
+    /// The correlation of the order's placement, carried by the updates the polls record.
+    correlation: String,
 }
 
 /// What handling one log event came to.
@@ -228,7 +238,7 @@ impl MirrorWorker {
             .try_lease(MIRROR_CHECKPOINT)
             .await?
             .ok_or(MirrorError::LeaseHeld(MIRROR_CHECKPOINT))?;
-        let report = match self.checkpoints.settle_log(SETTLE_TIMEOUT).await {
+        let report = match crate::checkpoint::settle_log(&self.ledger, SETTLE_TIMEOUT).await {
             Ok(()) => self.pass().await,
             Err(e) => Err(e),
         };
@@ -271,6 +281,9 @@ impl MirrorWorker {
 
     async fn mirror(&self, record: RecordedEvent) -> Result<Step, MirrorError> {
         let position = record.position;
+        if !self.in_scope(&record) {
+            return Ok(Step::Done);
+        }
         let projected = ProjectedEvent::decode(record).map_err(|e| MirrorError::Decode {
             position,
             reason: e.to_string(),
@@ -300,6 +313,14 @@ impl MirrorWorker {
             DomainEvent::Profile(ProfileEvent::OrderPlaced { order, .. }) => {
                 let profile = parse(&record.aggregate_id, position)?;
                 self.create_order(record, profile, order).await
+            }
+            // An order created at Paxos by an earlier run that stopped before this position
+            // (a crash, a restart): poll it from here on.
+            DomainEvent::Profile(ProfileEvent::PaxosMirrored(fact)) => {
+                if let Some((order, tracked)) = self.still_open(record, fact).await? {
+                    self.track(order, tracked);
+                }
+                Ok(Step::Done)
             }
             _ => Ok(Step::Done),
         }
@@ -624,6 +645,14 @@ impl MirrorWorker {
         let (state, paxos_account, paxos_profile) =
             match self.paxos_account(record, profile, op, &reference).await? {
                 Ok(found) => found,
+                Err(Step::Rejected) => {
+                    // The account will never exist at Paxos, so neither will the order: release
+                    // the ledger's hold, as for an order Paxos refuses.
+                    let ctx = ctx(record, "mirror rejection");
+                    self.release_refused(&ctx, profile, order.order_id, "account not mirrored")
+                        .await?;
+                    return Ok(Step::Rejected);
+                }
                 Err(step) => return Ok(step),
             };
         if state.mirror_rejected(op, &reference) || state.paxos_mirrored(op, &reference).is_some() {
@@ -658,6 +687,7 @@ impl MirrorWorker {
                     profile,
                     paxos_profile,
                     paxos_order: paxos_order.id.clone(),
+                    correlation: record.metadata.correlation_id.clone(),
                 };
                 let progress = mapping::order_progress(&paxos_order);
                 if !self.settle(order.order_id, &tracked, progress).await? {
@@ -672,22 +702,43 @@ impl MirrorWorker {
                         .record_profile_mirror_rejection(&ctx, profile, rejection)
                         .await?;
                     // Paxos will never fill it: release the ledger's hold.
-                    self.ledger
-                        .record_order_update(
-                            &ctx,
-                            profile,
-                            order.order_id,
-                            ReportedOrderState::Rejected,
-                            Amount::ZERO,
-                            None,
-                            Some(reason),
-                        )
+                    self.release_refused(&ctx, profile, order.order_id, &reason)
                         .await?;
                     Ok(Step::Rejected)
                 }
                 Err(why) => Ok(Step::Wait(why)),
             },
         }
+    }
+
+    /// Closes an order Paxos will never fill as `REJECTED`, releasing its hold in the ledger
+    /// (a no-op when the ledger already closed it).
+    async fn release_refused(
+        &self,
+        ctx: &CommandContext,
+        profile: ProfileId,
+        order: OrderId,
+        reason: &str,
+    ) -> Result<(), MirrorError> {
+        let open = self
+            .ledger
+            .profile(profile)
+            .await?
+            .is_some_and(|p| p.open_orders().contains_key(&order));
+        if open {
+            self.ledger
+                .record_order_update(
+                    ctx,
+                    profile,
+                    order,
+                    ReportedOrderState::Rejected,
+                    Amount::ZERO,
+                    None,
+                    Some(reason.to_owned()),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     fn track(&self, order: OrderId, tracked: TrackedOrder) {
@@ -706,8 +757,10 @@ impl MirrorWorker {
         let Some(p) = progress else {
             return Ok(false);
         };
+        // Correlated with the order's placement, caused by the Paxos order it reports on.
         let ctx = CommandContext::new("paxos-mirror", "paxos-order-poll")
             .with_reason("Paxos order status".to_owned())
+            .with_correlation_id(tracked.correlation.clone())
             .caused_by(format!("paxos-order:{}", tracked.paxos_order));
         let reason = (p.state != ReportedOrderState::Open && p.state != ReportedOrderState::Filled)
             .then(|| format!("Paxos order {}", tracked.paxos_order));
@@ -763,6 +816,7 @@ impl MirrorWorker {
     }
 
     /// After a start, finds the orders mirrored before the checkpoint that are still open.
+    /// (Facts after the checkpoint are met by the pass itself, see [`Self::mirror`].)
     async fn restore_orders(&self, checkpoint: i64) -> Result<(), MirrorError> {
         if lock(&self.orders).is_some() {
             return Ok(());
@@ -777,6 +831,7 @@ impl MirrorWorker {
                 if record.position > checkpoint
                     || record.event_type
                         != onboarding_ledger::domain::event_names::PROFILE_PAXOS_MIRRORED
+                    || !self.in_scope(&record)
                 {
                     continue;
                 }
@@ -790,44 +845,65 @@ impl MirrorWorker {
                 else {
                     continue;
                 };
-                let (Some(paxos_order), Ok(order)) =
-                    (&fact.paxos_id, fact.reference.parse::<OrderId>())
-                else {
-                    continue;
-                };
-                if fact.operation != operation::CREATE_ORDER {
-                    continue;
-                }
-                let profile: ProfileId = parse(&projected.record.aggregate_id, position)?;
-                let Some(state) = self.ledger.profile(profile).await? else {
-                    continue;
-                };
-                let Some(account) = state.account_id() else {
-                    continue;
-                };
-                let Some((_, paxos_profile)) = self
-                    .ledger
-                    .account(account)
-                    .await?
-                    .paxos_ids()
-                    .map(|(a, p)| (a.to_owned(), p.to_owned()))
-                else {
-                    continue;
-                };
-                if state.open_orders().contains_key(&order) {
-                    found.insert(
-                        order,
-                        TrackedOrder {
-                            profile,
-                            paxos_profile,
-                            paxos_order: paxos_order.clone(),
-                        },
-                    );
+                if let Some((order, tracked)) = self.still_open(&projected.record, fact).await? {
+                    found.insert(order, tracked);
                 }
             }
         }
         *lock(&self.orders) = Some(found);
         Ok(())
+    }
+
+    /// Whether this worker mirrors `record` (see [`MirrorOptions::correlation`]).
+    fn in_scope(&self, record: &RecordedEvent) -> bool {
+        self.options
+            .correlation
+            .as_ref()
+            .is_none_or(|only| record.metadata.correlation_id == *only)
+    }
+
+    /// The order a `ProfilePaxosMirrored` fact reports as created at Paxos, when it is still
+    /// open in the ledger (so still to be polled).
+    async fn still_open(
+        &self,
+        record: &RecordedEvent,
+        fact: &PaxosMirrored,
+    ) -> Result<Option<(OrderId, TrackedOrder)>, MirrorError> {
+        let (Some(paxos_order), Ok(order)) = (&fact.paxos_id, fact.reference.parse::<OrderId>())
+        else {
+            return Ok(None);
+        };
+        if fact.operation != operation::CREATE_ORDER {
+            return Ok(None);
+        }
+        let profile: ProfileId = parse(&record.aggregate_id, record.position)?;
+        let Some(state) = self.ledger.profile(profile).await? else {
+            return Ok(None);
+        };
+        if !state.open_orders().contains_key(&order) {
+            return Ok(None);
+        }
+        let Some(account) = state.account_id() else {
+            return Ok(None);
+        };
+        let Some((_, paxos_profile)) = self
+            .ledger
+            .account(account)
+            .await?
+            .paxos_ids()
+            .map(|(a, p)| (a.to_owned(), p.to_owned()))
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            order,
+            TrackedOrder {
+                profile,
+                paxos_profile,
+                paxos_order: paxos_order.clone(),
+                correlation: record.metadata.correlation_id.clone(),
+            },
+        )))
     }
 }
 

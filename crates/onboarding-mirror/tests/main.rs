@@ -4,7 +4,9 @@
 #[allow(missing_docs)] // test fixtures, named for what they build
 mod support;
 
+mod dependencies;
 mod flow;
+mod orders;
 mod rejections;
 mod retries;
 mod webhooks;

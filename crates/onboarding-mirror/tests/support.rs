@@ -246,3 +246,34 @@ pub async fn event_types(ledger: &Ledger, aggregate: &str, id: &str) -> Vec<Stri
         .map(|e| e.event_type)
         .collect()
 }
+
+/// A BTCUSD limit buy of `base` BTC at `price` USD, good till cancelled.
+pub fn limit_buy(base: &str, price: &str) -> OrderRequest {
+    OrderRequest {
+        order_type: OrderType::Limit,
+        base_amount: Some(amount(base)),
+        quote_amount: None,
+        price: Some(amount(price)),
+        time_in_force: TimeInForce::Gtc,
+        ..market_buy("1")
+    }
+}
+
+/// An approved person with a mirrored account whose profile holds `usd` of sandbox funds, at
+/// Paxos and in the ledger.
+pub async fn funded_account(world: &World, usd: &str) -> (IdentityId, OpenedAccount) {
+    let id = approved_person(world).await;
+    let opened = open_account(world, id).await;
+    fund_sandbox(world, opened.profile_id, "fund-1", usd).await;
+    mirror_all(world).await;
+    (id, opened)
+}
+
+/// Events of one aggregate's stream.
+pub async fn events(
+    ledger: &Ledger,
+    aggregate: &str,
+    id: &str,
+) -> Vec<onboarding_ledger::RecordedEvent> {
+    ledger.events_of(aggregate, id).await.expect("readable")
+}

@@ -175,3 +175,70 @@ async fn the_events_poller_catches_up_after_dropped_webhooks(pool: PgPool) {
     assert_eq!(again.recorded, 0);
     let _ = (Decision::Approved, Duration::ZERO);
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn the_dedupe_memory_is_bounded_and_a_forgotten_event_records_nothing_new(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let recorder =
+        onboarding_mirror::DecisionRecorder::with_capacity(w.ledger.clone(), w.paxos.clone(), 2);
+    let receiver = WebhookReceiver::new(
+        WebhookAuth::new(HEADER, SECRET).expect("a header name"),
+        recorder.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(onboarding_mirror::serve(
+        listener,
+        receiver.router(),
+        stop.clone(),
+    ));
+    w.sandbox
+        .set_webhook(Some(WebhookConfig::new(&url, HEADER, SECRET)));
+    let ids = [
+        submit_person(&w.ledger).await,
+        submit_person(&w.ledger).await,
+        submit_person(&w.ledger).await,
+    ];
+    mirror_all(&w).await;
+    let mut decided = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        let paxos_id = paxos_identity_id(&w, *id).await;
+        decided.push(
+            w.sandbox
+                .decide(&paxos_id, SandboxDecision::Approve)
+                .expect("decided"),
+        );
+        let stats = receiver.wait_for(WAIT, |s| s.handled == n as u64 + 1).await;
+        assert_eq!(stats.handled, n as u64 + 1, "{stats:?}");
+        assert!(recorder.remembered() <= 2, "the bound holds");
+    }
+    assert_eq!(recorder.remembered(), 2);
+    assert!(
+        !recorder.is_seen(&decided[0].id),
+        "the oldest was forgotten"
+    );
+
+    // A recent event delivered again is still dropped without a fetch.
+    assert!(w.sandbox.redeliver(&decided[2].id));
+    let stats = receiver.wait_for(WAIT, |s| s.duplicates == 1).await;
+    assert_eq!(stats.duplicates, 1, "{stats:?}");
+    let fetches = |event: &str| requests(&w.sandbox, "GET", &format!("/events/{event}")).len();
+    assert_eq!(fetches(&decided[2].id), 1);
+
+    // The forgotten one is fetched again, and the ledger records nothing new: a decision is
+    // idempotent on its Paxos event id.
+    assert!(w.sandbox.redeliver(&decided[0].id));
+    let stats = receiver.wait_for(WAIT, |s| s.handled == 4).await;
+    assert_eq!(stats.handled, 4, "{stats:?}");
+    assert_eq!(fetches(&decided[0].id), 2);
+    for id in ids {
+        let events = w
+            .ledger
+            .events_of(event_names::IDENTITY, &id.to_string())
+            .await
+            .unwrap();
+        assert_eq!(decisions_of(&events), 1, "one decision for {id}");
+    }
+    assert_eq!(recorder.remembered(), 2);
+}
