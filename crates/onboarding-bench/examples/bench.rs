@@ -3,7 +3,10 @@
 //! ```sh
 //! cargo run --release -p onboarding-bench --example bench -- [--quick] [--json] [--explore]
 //!     [--events N] [--writers 1,4,16] [--duration-secs S] [--database-url URL]
+//!     [--only catch-up]
 //! ```
+//!
+//! `--only catch-up` measures the projector catch-up alone and prints its figure (JSON).
 //!
 //! The URL defaults to `DATABASE_URL`, then to the local test server. Progress goes to stderr;
 //! the report (a table, or JSON with `--json`) to stdout.
@@ -20,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut quick, mut json, mut explore) = (false, false, false);
     let (mut events, mut writers, mut duration, mut url) = (None, None, None, None);
+    let mut only_catch_up = false;
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -37,6 +41,10 @@ async fn main() -> anyhow::Result<()> {
             }
             "--duration-secs" => duration = Some(Duration::from_secs_f64(value()?.parse()?)),
             "--database-url" => url = Some(value()?),
+            "--only" => match value()?.as_str() {
+                "catch-up" => only_catch_up = true,
+                other => bail!("--only knows catch-up, not {other}"),
+            },
             other => bail!("unknown argument {other}"),
         }
     }
@@ -58,6 +66,11 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(duration) = duration {
         options.duration = duration;
+    }
+    if only_catch_up {
+        let figure = onboarding_bench::run_catch_up(options).await?;
+        println!("{}", serde_json::to_string_pretty(&figure)?);
+        return Ok(());
     }
     let report = onboarding_bench::run(options).await?;
     if json {

@@ -152,6 +152,19 @@ impl Operation for RawInserts {
     }
 }
 
+/// Records the template flow on `db` and nothing else, for a catch-up-only run.
+pub(crate) async fn record_template(db: &ScratchDatabase) -> Result<Template, BenchError> {
+    let pool = db.pool(4).await?;
+    let recorded = async {
+        let ledger = Ledger::on_pool(pool.clone(), &LedgerOptions::default());
+        let flow = workload::record_flow(&ledger, &People::default()).await?;
+        Template::read(&pool, &flow).await
+    }
+    .await;
+    pool.close().await;
+    recorded
+}
+
 /// Measures every command at every concurrency. Returns the figures and the template flow
 /// (recorded on the way, reused to generate the catch-up log).
 pub(crate) async fn measure(

@@ -13,7 +13,8 @@
 //!    `NOTIFY` is measured separately).
 //! 2. **Catch-up**: `Projector::catch_up` from zero over generated events (copies of a real
 //!    flow's events with fresh ids), as events/s, against a plain ordered read of the same rows
-//!    in the same batch size; with the process's resident memory during the catch-up.
+//!    in the projector's catch-up batch size; with the process's resident memory during the
+//!    catch-up. [`run_catch_up`] measures this section alone.
 //! 3. **Latency**: with the projector following the log live, the time from issuing a command
 //!    until its effect is visible in the `identity_status` read model, p50 and p99.
 //!
@@ -52,6 +53,27 @@ pub use report::{
 };
 
 use scratch::ScratchDatabase;
+
+/// Measures the projector catch-up alone (section 2 of [`run`]): records one flow on a
+/// throwaway database for the template, then generates, reads and projects the log on another.
+pub async fn run_catch_up(options: BenchOptions) -> Result<CatchUpFigure, BenchError> {
+    options.check()?;
+    let url = options.database_url.as_str();
+    options.say("catch-up: recording the template flow on a throwaway database");
+    let db = ScratchDatabase::create(url, "template").await?;
+    let recorded = commands::record_template(&db).await;
+    db.drop().await;
+    let template = recorded?;
+    let db = ScratchDatabase::create(url, "catchup").await?;
+    let measured = catch_up::measure(&options, &db, &template).await;
+    db.drop().await;
+    let figure = measured?;
+    options.say(&format!(
+        "catch-up: {:.0} events/s, raw read {:.0} events/s, ratio {:.3}",
+        figure.catch_up_events_per_s, figure.raw_read_events_per_s, figure.ratio
+    ));
+    Ok(figure)
+}
 
 /// Runs every measurement of `options` and reports them. Fails, without figures, if any
 /// command, the projector or the server fails along the way.

@@ -100,7 +100,8 @@ pub struct CommandFigure {
 pub struct CatchUpFigure {
     /// Events in the log.
     pub events: u64,
-    /// Events per batch (the projector's default; the raw read uses the same).
+    /// Events per batch of the projector far below the head (`CATCH_UP_BATCH`); the raw read
+    /// uses the same.
     pub batch_size: usize,
     /// Each read model's share of the catch-up, in the order they caught up.
     pub projections: Vec<ProjectionTime>,

@@ -34,8 +34,9 @@ pub(crate) const TEMPLATE_ROWS: &str = "SELECT aggregate_type, aggregate_id, seq
       WHERE (aggregate_type, aggregate_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))
       ORDER BY event_id";
 
-/// The raw baseline of catch-up: the projector's read of the log (`PostgresLog::read_after`)
-/// without its sequencing call, in the same batch size.
+/// The raw baseline of catch-up: the projector's read of the log (as `PostgresLog::read_after`
+/// and the projector's reader run it, less the hash column) without any sequencing call, in the
+/// projector's catch-up batch size.
 pub(crate) const RAW_READ_BATCH: &str = "SELECT l.position, e.recorded_at, e.aggregate_type,
             e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata
        FROM event_log l

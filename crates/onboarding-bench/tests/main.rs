@@ -75,3 +75,14 @@ async fn options_without_writers_are_refused() {
     };
     assert!(onboarding_bench::run(options).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_only_run_projects_every_event() {
+    let figure = onboarding_bench::run_catch_up(tiny())
+        .await
+        .expect("the run succeeds");
+    assert_eq!(figure.events, 500);
+    assert_eq!(figure.projections.len(), 5, "{:?}", figure.projections);
+    assert!(figure.catch_up_events_per_s > 0.0);
+    assert!(figure.raw_read_events_per_s > 0.0);
+}

@@ -233,18 +233,7 @@ impl Projection for AuditTrail {
             }
         }
         let (created, entries) = plan(batch, Subjects(known))?;
-        for ((aggregate_type, aggregate_id), ids) in created {
-            let ids: Vec<Uuid> = ids.iter().map(IdentityId::as_uuid).collect();
-            sqlx::query(
-                "INSERT INTO audit_subjects (aggregate_type, aggregate_id, identity_ids) VALUES ($1, $2, $3)
-                 ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET identity_ids = EXCLUDED.identity_ids",
-            )
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(ids)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_subjects(tx, created).await?;
         insert_entries(tx, &entries).await
     }
 
@@ -259,6 +248,40 @@ impl Projection for AuditTrail {
     }
 }
 
+/// Stores a batch's new subject mappings in one statement (the last mapping of an aggregate
+/// wins, as one statement may not change a row twice).
+async fn insert_subjects(
+    tx: &mut PgConnection,
+    created: Vec<NewSubject>,
+) -> Result<(), ProjectionError> {
+    if created.is_empty() {
+        return Ok(());
+    }
+    let mut latest: HashMap<AggregateKey, Vec<IdentityId>> = HashMap::with_capacity(created.len());
+    latest.extend(created);
+    let (mut types, mut ids, mut identities) = (Vec::new(), Vec::new(), Vec::new());
+    for ((aggregate_type, aggregate_id), subjects) in latest {
+        types.push(aggregate_type);
+        ids.push(aggregate_id);
+        // An array literal per row: UNNEST cannot take an array of arrays of different lengths.
+        let list: Vec<String> = subjects.iter().map(|s| s.as_uuid().to_string()).collect();
+        identities.push(format!("{{{}}}", list.join(",")));
+    }
+    sqlx::query(
+        "INSERT INTO audit_subjects (aggregate_type, aggregate_id, identity_ids)
+         SELECT t, i, s::uuid[] FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u(t, i, s)
+         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET identity_ids = EXCLUDED.identity_ids",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .bind(&identities)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends a batch's entries with `COPY ... FROM STDIN` (text format): the server's bulk path,
+/// cheaper per row than an `INSERT`, inside the batch's transaction like any other write.
 async fn insert_entries(
     tx: &mut PgConnection,
     entries: &[AuditEntry],
@@ -266,34 +289,71 @@ async fn insert_entries(
     if entries.is_empty() {
         return Ok(());
     }
-    macro_rules! column {
-        ($f:expr) => {
-            entries.iter().map($f).collect::<Vec<_>>()
-        };
+    let mut data = Vec::with_capacity(entries.len() * 320);
+    for e in entries {
+        copy_line(&mut data, e);
     }
-    sqlx::query(
-        "INSERT INTO audit_trail (position, identity_id, recorded_at, aggregate_type, aggregate_id,
-                                  sequence, event_type, actor, correlation_id, causation_id, summary,
-                                  event_hash)
-         SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
-                              $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                              $12::text[])",
-    )
-    .bind(column!(|e| e.position))
-    .bind(column!(|e| e.identity_id.as_uuid()))
-    .bind(column!(|e| e.recorded_at))
-    .bind(column!(|e| e.aggregate_type.clone()))
-    .bind(column!(|e| e.aggregate_id.clone()))
-    .bind(column!(|e| e.sequence))
-    .bind(column!(|e| e.event_type.clone()))
-    .bind(column!(|e| e.actor.clone()))
-    .bind(column!(|e| e.correlation_id.clone()))
-    .bind(column!(|e| e.causation_id.clone()))
-    .bind(column!(|e| e.summary.clone()))
-    .bind(column!(|e| e.event_hash.clone()))
-    .execute(&mut *tx)
-    .await?;
+    let mut copy = tx
+        .copy_in_raw(
+            "COPY audit_trail (position, identity_id, recorded_at, aggregate_type, aggregate_id,
+                               sequence, event_type, actor, correlation_id, causation_id, summary,
+                               event_hash) FROM STDIN",
+        )
+        .await?;
+    if let Err(e) = copy.send(data).await {
+        // Best effort: the batch's transaction is rolled back anyway.
+        let _ = copy.abort("the audit entries could not be sent").await;
+        return Err(e.into());
+    }
+    copy.finish().await?;
     Ok(())
+}
+
+/// One entry as a line of `COPY` text.
+fn copy_line(out: &mut Vec<u8>, e: &AuditEntry) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "{}\t{}\t{}\t",
+        e.position,
+        e.identity_id.as_uuid(),
+        e.recorded_at
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    for text in [&e.aggregate_type, &e.aggregate_id] {
+        copy_text(out, text);
+        out.push(b'\t');
+    }
+    let _ = write!(out, "{}\t", e.sequence);
+    for text in [
+        &e.event_type,
+        &e.actor,
+        &e.correlation_id,
+        &e.causation_id,
+        &e.summary,
+    ] {
+        copy_text(out, text);
+        out.push(b'\t');
+    }
+    match &e.event_hash {
+        Some(hash) => copy_text(out, hash),
+        None => out.extend_from_slice(b"\\N"),
+    }
+    out.push(b'\n');
+}
+
+/// A text field of `COPY` text format: backslash, tab, newline and carriage return escaped.
+fn copy_text(out: &mut Vec<u8>, text: &str) {
+    for b in text.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
 }
 
 /// Reads an identity's audit trail (all identities when `identity` is `None`) up to `as_of`, in
@@ -334,4 +394,16 @@ pub async fn load_trail(
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(ProjectionError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_text;
+
+    #[test]
+    fn copy_text_escapes_its_reserved_characters() {
+        let mut out = Vec::new();
+        copy_text(&mut out, "a\\b\tc\nd\re");
+        assert_eq!(out, b"a\\\\b\\tc\\nd\\re");
+    }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod memory;
 pub mod projection;
+mod reader;
 pub mod runtime;
 pub mod view;
 pub mod views;

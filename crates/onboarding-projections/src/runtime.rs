@@ -16,17 +16,21 @@
 //!   as a fallback.
 //! - **Failures stop only the failing projection**, recording position and error for
 //!   `onboarding projector status`; a clean shutdown finishes the batch in progress.
+//!
+//! Throughput: each batch of the log is read and decoded once and applied to every projection
+//! at that position concurrently (each on its own lease connection, in its own transaction,
+//! committed asynchronously: see `docs/projections.md`), while the next batch is read; far below
+//! the head, batches are [`CATCH_UP_BATCH`] events.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::future::join_all;
 use futures::FutureExt;
 use onboarding_store::postgres::{PostgresLog, EVENTS_CHANNEL};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgListener;
-use sqlx::{Acquire, PgPool, Postgres, Row};
+use sqlx::{Acquire, PgConnection, PgPool, Postgres, Row};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -34,8 +38,18 @@ use crate::audit::AuditTrail;
 use crate::error::ProjectionError;
 use crate::event::ProjectedEvent;
 use crate::projection::Projection;
+use crate::reader::{ReadAhead, Reader, Spawned};
 use crate::view::{View, ViewProjection};
 use crate::views::{Accounts, IdentityStatus, Orders, Profiles};
+
+/// Events per batch while the projections are more than this far below the sequenced head
+/// (when [`ProjectorOptions::batch_size`] is smaller): few enough transactions that their fixed
+/// cost fades, while memory stays bounded (two batches are held at a time, the one applied and
+/// the one read ahead). Near the head, batches are [`ProjectorOptions::batch_size`] again.
+pub const CATCH_UP_BATCH: usize = 5_000;
+
+/// How long a lease beyond the first waits for the pool to open a connection.
+const SPARE_CONNECTION_WAIT: Duration = Duration::from_secs(2);
 
 /// Advisory-lock class of projection leases (the first key of `pg_try_advisory_lock(int, int)`).
 const LEASE_CLASS: i32 = 0x0b1e_d9e7;
@@ -43,7 +57,8 @@ const LEASE_CLASS: i32 = 0x0b1e_d9e7;
 /// How the projector runs.
 #[derive(Debug, Clone)]
 pub struct ProjectorOptions {
-    /// Events per batch (and per transaction).
+    /// Events per batch (and per transaction) near the head of the log. Far below it, batches
+    /// are [`CATCH_UP_BATCH`] events when that is larger.
     pub batch_size: usize,
     /// How long to wait for a notification before looking at the log anyway.
     pub poll_interval: Duration,
@@ -200,23 +215,63 @@ impl Projector {
         shutdown: CancellationToken,
     ) -> Result<Vec<ProjectionError>, ProjectionError> {
         self.setup().await?;
-        let (wake_tx, wake_rx) = watch::channel(0u64);
+        let (wake_tx, mut wake) = watch::channel(0u64);
         // The listener stops however this future ends, also when it is dropped mid-way (an
         // aborted task): otherwise it would keep its connection open forever.
         let listening = shutdown.child_token();
         let _stop_listening = listening.clone().drop_guard();
         let listener = tokio::spawn(listen(self.pool.clone(), wake_tx, listening.clone()));
-        let runs = self.projections.iter().map(|p| {
-            let this = self.clone();
-            let p = p.clone();
-            let shutdown = shutdown.clone();
-            let wake = wake_rx.clone();
-            async move { this.run_one(p, shutdown, wake).await }
-        });
-        let results = join_all(runs).await;
+        let mut group = Group::default();
+        let mut reader = Reader::new(self.pool.clone());
+        let mut ended = None;
+        while !shutdown.is_cancelled() {
+            let joined = match reader.connect().await {
+                Ok(()) => self.join_free(&mut group).await,
+                Err(e) => Err(e),
+            };
+            let drained = match joined {
+                // A wake-up only to retry leases, and none was free: nothing to read.
+                Ok(false) if group.woken_for_leases => Ok(()),
+                Ok(_) => self.drain(&mut group, &mut reader, &shutdown).await,
+                Err(e) => Err(e),
+            };
+            match drained {
+                Ok(()) => {}
+                // The connection broke: the leases are gone with it; compete for them again.
+                Err(ProjectionError::Store(onboarding_store::StoreError::Unreachable(e))) => {
+                    tracing::warn!(error = %e, "lost the database; retrying");
+                    group.release_all().await;
+                    reader.disconnect();
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(self.options.lease_retry) => continue,
+                    }
+                }
+                Err(e) => {
+                    ended = Some(e);
+                    break;
+                }
+            }
+            if group.is_idle(self.projections.len()) || shutdown.is_cancelled() {
+                break;
+            }
+            group.woken_for_leases = false;
+            let waiting_for_leases = group.missing(self.projections.len()).next().is_some();
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = wake.changed() => {}
+                () = tokio::time::sleep(self.options.poll_interval) => {}
+                () = tokio::time::sleep(self.options.lease_retry), if waiting_for_leases => {
+                    group.woken_for_leases = true;
+                }
+            }
+        }
+        group.release_all().await;
         listening.cancel();
         let _ = listener.await;
-        Ok(results.into_iter().filter_map(Result::err).collect())
+        let mut errors = group.into_failures();
+        errors.extend(ended);
+        Ok(errors)
     }
 
     /// Applies everything committed so far to every projection whose lease is free, then returns.
@@ -224,28 +279,34 @@ impl Projector {
     /// all the same, and then the first failure is returned.
     pub async fn catch_up(&self) -> Result<Vec<(String, CatchUp)>, ProjectionError> {
         self.setup().await?;
-        let mut done = Vec::new();
-        let mut failure = None;
-        for p in &self.projections {
-            let Some(mut lease) = Lease::try_acquire(&self.pool, p.name()).await? else {
-                done.push((p.name().to_owned(), CatchUp::HeldElsewhere));
-                continue;
+        let mut done: Vec<(String, CatchUp)> = self
+            .projections
+            .iter()
+            .map(|p| (p.name().to_owned(), CatchUp::HeldElsewhere))
+            .collect();
+        let mut group = Group::default();
+        let mut reader = Reader::new(self.pool.clone());
+        // Usually one pass for all; more when the pool cannot lend a connection to each.
+        loop {
+            // The reader's connection first (a read abandoned mid-way took the last one with
+            // it), then as many leases as the pool can lend.
+            reader.connect().await?;
+            let drained = match self.join_free(&mut group).await {
+                Ok(false) => break,
+                Ok(true) => {
+                    self.drain(&mut group, &mut reader, &CancellationToken::new())
+                        .await
+                }
+                Err(e) => Err(e),
             };
-            let result = self
-                .drain(p.as_ref(), &mut lease, &CancellationToken::new())
-                .await;
-            lease.release().await;
-            match result {
-                Ok(position) => done.push((p.name().to_owned(), CatchUp::CaughtUp(position))),
-                Err(e @ ProjectionError::Store(onboarding_store::StoreError::Unreachable(_))) => {
-                    return Err(e)
-                }
-                Err(e) => {
-                    failure.get_or_insert(e);
-                }
+            for m in &group.members {
+                done[m.index].1 = CatchUp::CaughtUp(m.position);
+                group.passed.push(m.index);
             }
+            group.release_all().await;
+            drained?;
         }
-        match failure {
+        match group.into_failures().into_iter().next() {
             Some(e) => Err(e),
             None => Ok(done),
         }
@@ -353,104 +414,272 @@ impl Projector {
             .map_err(ProjectionError::from)
     }
 
-    async fn run_one(
-        &self,
-        p: Arc<dyn Projection>,
-        shutdown: CancellationToken,
-        mut wake: watch::Receiver<u64>,
-    ) -> Result<(), ProjectionError> {
-        while !shutdown.is_cancelled() {
-            let Some(mut lease) = Lease::try_acquire(&self.pool, p.name()).await? else {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(self.options.lease_retry) => continue,
-                }
-            };
+    /// Takes the free leases of the projections the group neither holds nor has seen stop, and
+    /// reads their checkpoints (a projection stopped earlier joins the failures). Whether any
+    /// projection joined.
+    async fn join_free(&self, group: &mut Group) -> Result<bool, ProjectionError> {
+        let missing: Vec<usize> = group.missing(self.projections.len()).collect();
+        let mut joined = false;
+        for index in missing {
+            let p = &self.projections[index];
+            // The first lease may wait for a connection, as any reader of the pool would. The
+            // others take one only if the pool can lend it now: connections held by leases (or
+            // by the caller's open transaction) are not coming back, and this must not wait for
+            // them; a projection left out joins at a later pass.
+            let lease =
+                match Lease::try_acquire(&self.pool, p.name(), group.members.is_empty()).await? {
+                    Acquired::Lease(lease) => lease,
+                    Acquired::HeldElsewhere => continue,
+                    Acquired::NoConnection => break,
+                };
             tracing::info!(projection = p.name(), "lease acquired");
-            let result = async {
-                loop {
-                    self.drain(p.as_ref(), &mut lease, &shutdown).await?;
-                    if shutdown.is_cancelled() {
-                        return Ok(());
-                    }
-                    tokio::select! {
-                        () = shutdown.cancelled() => return Ok(()),
-                        _ = wake.changed() => {}
-                        () = tokio::time::sleep(self.options.poll_interval) => {}
+            let mut member = Member {
+                index,
+                projection: p.clone(),
+                lease,
+                position: 0,
+            };
+            match refresh(&mut member).await {
+                Ok(()) => {
+                    group.members.push(member);
+                    joined = true;
+                }
+                Err(e) => {
+                    member.lease.release().await;
+                    if matches!(e, ProjectionError::Stopped { .. }) {
+                        group.failures.push((index, e));
+                    } else {
+                        return Err(e);
                     }
                 }
-            }
-            .await;
-            lease.release().await;
-            match result {
-                Ok(()) => {}
-                // The connection broke: the lease is gone with it; compete for it again.
-                Err(ProjectionError::Store(onboarding_store::StoreError::Unreachable(e))) => {
-                    tracing::warn!(projection = p.name(), error = %e, "lost the database; retrying");
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(self.options.lease_retry) => {}
-                    }
-                }
-                Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(joined)
     }
 
-    /// Applies batches until the log has nothing more (or shutdown); returns the checkpoint.
+    /// Events per batch when reading after `position`: larger while far below the head.
+    fn batch_size(&self, reader: &Reader, position: i64) -> usize {
+        let catch_up = self.options.batch_size.max(CATCH_UP_BATCH);
+        let far = i64::try_from(catch_up).unwrap_or(i64::MAX);
+        if reader.head().saturating_sub(position) > far {
+            catch_up
+        } else {
+            self.options.batch_size.max(1)
+        }
+    }
+
+    /// Applies batches to the group's projections until every one is at the head (or
+    /// shutdown). Each batch is read and decoded once and applied to every member at its
+    /// position, each in its own transaction on its own lease connection, all at once; the next
+    /// batch is read meanwhile. Members at different positions form segments, each served in
+    /// every round, so a projection being rebuilt does not hold back the ones at the head.
+    /// A member that fails leaves the group, its failure recorded.
     async fn drain(
         &self,
-        p: &dyn Projection,
-        lease: &mut Lease,
+        group: &mut Group,
+        reader: &mut Reader,
         shutdown: &CancellationToken,
-    ) -> Result<i64, ProjectionError> {
-        loop {
-            let (position, failure) = checkpoint(&self.pool, p.name()).await?;
-            if let Some((failed_at, why)) = failure {
-                return Err(ProjectionError::Stopped {
-                    name: p.name().to_owned(),
-                    position: failed_at,
-                    failure: why,
-                });
+    ) -> Result<(), ProjectionError> {
+        // A checkpoint may have moved while the group waited (a reset from another process):
+        // each member starts from where its checkpoint is now.
+        let mut checked = Vec::with_capacity(group.members.len());
+        let mut unreadable = None;
+        for mut member in std::mem::take(&mut group.members) {
+            if unreadable.is_some() {
+                checked.push(member);
+                continue;
             }
-            let records = self
-                .log
-                .read_after(position, self.options.batch_size)
-                .await?;
-            let Some(last) = records.last().map(|r| r.position) else {
-                return Ok(position);
-            };
-            let batch = match records
-                .into_iter()
-                .map(ProjectedEvent::decode)
-                .collect::<Result<Vec<_>, _>>()
-            {
-                Ok(batch) => batch,
-                Err(e) => return Err(self.fail(p.name(), e, position + 1).await),
-            };
-            match apply_batch(p, lease.conn(), position, last, &batch).await {
-                Ok(true) => {
-                    if let Some(progress) = &self.progress {
-                        progress(p.name(), last, self.log.head().await.unwrap_or(last));
-                    }
-                    tracing::debug!(projection = p.name(), position = last, "batch applied");
+            match refresh(&mut member).await {
+                Ok(()) => checked.push(member),
+                Err(e @ ProjectionError::Stopped { .. }) => {
+                    member.lease.release().await;
+                    group.failures.push((member.index, e));
                 }
-                // Someone moved the checkpoint (a reset): start again from where it is now.
-                Ok(false) => continue,
-                Err(e @ ProjectionError::Store(onboarding_store::StoreError::Unreachable(_))) => {
-                    return Err(e)
+                Err(e) => {
+                    checked.push(member);
+                    unreadable = Some(e);
                 }
-                Err(e) => return Err(self.fail(p.name(), e, position + 1).await),
-            }
-            if shutdown.is_cancelled() {
-                return Ok(last);
             }
         }
+        group.members = checked;
+        if let Some(e) = unreadable {
+            return Err(e);
+        }
+        let mut ahead: Option<ReadAhead> = None;
+        loop {
+            let mut progressed = false;
+            let mut served: Vec<usize> = Vec::new();
+            // The lowest position among the members not yet served this round.
+            while let Some(start) = group
+                .members
+                .iter()
+                .filter(|m| !served.contains(&m.index))
+                .map(|m| m.position)
+                .min()
+            {
+                let limit = self.batch_size(reader, start);
+                let batch = match ahead.take() {
+                    Some(read) => match read.claim(reader, start, limit).await {
+                        Some(batch) => batch?,
+                        None => reader.read(start, limit).await?,
+                    },
+                    None => reader.read(start, limit).await?,
+                };
+                let batch = Arc::new(batch);
+                let last = batch.last().unwrap_or(start);
+                let (segment, rest): (Vec<Member>, Vec<Member>) =
+                    std::mem::take(&mut group.members)
+                        .into_iter()
+                        .partition(|m| {
+                            !served.contains(&m.index) && m.position < last.max(start + 1)
+                        });
+                group.members = rest;
+                served.extend(segment.iter().map(|m| m.index));
+                if batch.events.is_empty() && batch.undecodable.is_none() {
+                    // At the head.
+                    group.members.extend(segment);
+                    continue;
+                }
+                // Read the next batch while this one is applied: the next segment's, or this
+                // one's continuation.
+                let next = group
+                    .members
+                    .iter()
+                    .filter(|m| !served.contains(&m.index))
+                    .map(|m| m.position)
+                    .min()
+                    .unwrap_or(last);
+                if !batch.events.is_empty() && !shutdown.is_cancelled() {
+                    ahead = Some(ReadAhead::start(
+                        reader,
+                        next,
+                        self.batch_size(reader, next),
+                    ));
+                }
+                let applying: Vec<_> = segment
+                    .into_iter()
+                    .map(|member| {
+                        let batch = batch.clone();
+                        let name = member.projection.name().to_owned();
+                        let from = member.position;
+                        let task = Spawned::spawn(async move {
+                            let mut member = member;
+                            let events = batch.after(member.position);
+                            let applied = if events.is_empty() {
+                                Ok(true)
+                            } else {
+                                apply_batch(
+                                    member.projection.as_ref(),
+                                    member.lease.conn(),
+                                    member.position,
+                                    last,
+                                    events,
+                                )
+                                .await
+                            };
+                            (member, applied)
+                        });
+                        (name, from, task)
+                    })
+                    .collect();
+                let mut lost = None;
+                for (name, from, task) in applying {
+                    let (mut member, applied) = match task.join().await {
+                        Ok(done) => done,
+                        Err(panic) => {
+                            // Its lease went with the task (the connection closed).
+                            let e = ProjectionError::Apply {
+                                position: from + 1,
+                                message: format!("the batch task failed: {panic}"),
+                            };
+                            let index = self.index_of(&name);
+                            group
+                                .failures
+                                .push((index, self.fail(None, &name, e, from + 1).await));
+                            continue;
+                        }
+                    };
+                    match applied {
+                        Ok(true) => {
+                            if member.position < last {
+                                member.position = last;
+                                progressed = true;
+                                if let Some(progress) = &self.progress {
+                                    progress(&name, last, reader.head().max(last));
+                                }
+                                tracing::debug!(projection = %name, position = last, "batch applied");
+                            }
+                            match &batch.undecodable {
+                                Some(e) => {
+                                    let e = copy_decode_error(e);
+                                    let e = self
+                                        .fail(Some(member.lease.conn()), &name, e, last + 1)
+                                        .await;
+                                    member.lease.release().await;
+                                    group.failures.push((member.index, e));
+                                }
+                                None => group.members.push(member),
+                            }
+                        }
+                        // Someone moved the checkpoint (a reset): go on from where it is now.
+                        Ok(false) => match refresh(&mut member).await {
+                            Ok(()) => {
+                                progressed = true;
+                                group.members.push(member);
+                            }
+                            Err(e @ ProjectionError::Stopped { .. }) => {
+                                member.lease.release().await;
+                                group.failures.push((member.index, e));
+                            }
+                            Err(e) => {
+                                group.members.push(member);
+                                lost.get_or_insert(e);
+                            }
+                        },
+                        Err(
+                            e
+                            @ ProjectionError::Store(onboarding_store::StoreError::Unreachable(_)),
+                        ) => {
+                            group.members.push(member);
+                            lost.get_or_insert(e);
+                        }
+                        Err(e) => {
+                            let e = self
+                                .fail(Some(member.lease.conn()), &name, e, from + 1)
+                                .await;
+                            member.lease.release().await;
+                            group.failures.push((member.index, e));
+                        }
+                    }
+                }
+                if let Some(e) = lost {
+                    return Err(e);
+                }
+                if shutdown.is_cancelled() {
+                    return Ok(());
+                }
+            }
+            if !progressed || group.members.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn index_of(&self, name: &str) -> usize {
+        self.projections
+            .iter()
+            .position(|p| p.name() == name)
+            .unwrap_or_default()
     }
 
     /// Records a failure (at the failing event, or else at `batch_start`) and returns it.
-    async fn fail(&self, name: &str, error: ProjectionError, batch_start: i64) -> ProjectionError {
+    async fn fail(
+        &self,
+        conn: Option<&mut PgConnection>,
+        name: &str,
+        error: ProjectionError,
+        batch_start: i64,
+    ) -> ProjectionError {
         let position = match &error {
             ProjectionError::Decode { position, .. } | ProjectionError::Apply { position, .. }
                 if *position > 0 =>
@@ -460,14 +689,18 @@ impl Projector {
             _ => batch_start,
         };
         tracing::error!(projection = name, position, error = %error, "projection stopped");
-        let recorded = sqlx::query(
+        let record = sqlx::query(
             "UPDATE projection_checkpoints SET failed_position = $2, failure = $3 WHERE name = $1",
         )
         .bind(name)
         .bind(position)
-        .bind(error.to_string())
-        .execute(&self.pool)
-        .await;
+        .bind(error.to_string());
+        // On the projection's own lease connection when it still has it: the pool may have
+        // nothing free while leases hold its connections.
+        let recorded = match conn {
+            Some(conn) => record.execute(conn).await,
+            None => record.execute(&self.pool).await,
+        };
         if let Err(e) = recorded {
             tracing::error!(projection = name, error = %e, "could not record the failure");
         }
@@ -485,8 +718,13 @@ async fn apply_batch(
     batch: &[ProjectedEvent],
 ) -> Result<bool, ProjectionError> {
     let mut tx = conn.begin().await?;
+    // `set_config(..., true)` is `SET LOCAL`: this transaction only, in the fence's round trip.
+    // Asynchronous commit is safe here: the batch's changes and its checkpoint are one
+    // transaction, so a server crash that loses the last commits loses both together, and the
+    // projection replays those events from the checkpoint it finds (docs/projections.md).
     let current: i64 = sqlx::query_scalar(
-        "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
+        "SELECT position FROM projection_checkpoints, set_config('synchronous_commit', 'off', true)
+          WHERE name = $1 FOR UPDATE OF projection_checkpoints",
     )
     .bind(p.name())
     .fetch_one(&mut *tx)
@@ -533,14 +771,14 @@ async fn apply_batch(
 }
 
 async fn checkpoint(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     name: &str,
 ) -> Result<(i64, Option<(i64, String)>), ProjectionError> {
     let row = sqlx::query(
         "SELECT position, failed_position, failure FROM projection_checkpoints WHERE name = $1",
     )
     .bind(name)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await?;
     let failed: Option<i64> = row.try_get("failed_position")?;
     let failure: Option<String> = row.try_get("failure")?;
@@ -550,10 +788,10 @@ async fn checkpoint(
     ))
 }
 
-/// Wakes the projection tasks whenever a commit appends events.
+/// Wakes the projector whenever a commit appends events.
 async fn listen(pool: PgPool, wake: watch::Sender<u64>, shutdown: CancellationToken) {
     // Without notifications, the sender must live on until shutdown: a dropped sender would
-    // make every `changed()` return at once and the projection tasks spin instead of polling.
+    // make every `changed()` return at once and the projector spin instead of polling.
     let mut listener = match PgListener::connect_with(&pool).await {
         Ok(l) => l,
         Err(e) => {
@@ -590,6 +828,16 @@ async fn listen(pool: PgPool, wake: watch::Sender<u64>, shutdown: CancellationTo
     }
 }
 
+/// What an attempt to take a lease found.
+enum Acquired {
+    /// The lease, now held.
+    Lease(Lease),
+    /// Another session holds it.
+    HeldElsewhere,
+    /// The pool had no connection to spare.
+    NoConnection,
+}
+
 /// A projection's lease: a session advisory lock held on a connection taken out of the pool, on
 /// which the projection's transactions also run.
 struct Lease {
@@ -598,17 +846,40 @@ struct Lease {
 }
 
 impl Lease {
-    async fn try_acquire(pool: &PgPool, name: &str) -> Result<Option<Lease>, ProjectionError> {
-        let mut conn = pool.acquire().await?;
+    /// Takes the lease of `name` if it is free. With `wait`, waits for a pool connection as
+    /// long as the pool lets anyone wait; without, gives up at once if none is free.
+    async fn try_acquire(
+        pool: &PgPool,
+        name: &str,
+        wait: bool,
+    ) -> Result<Acquired, ProjectionError> {
+        let conn = if wait {
+            pool.acquire().await?
+        } else if let Some(idle) = pool.try_acquire() {
+            idle
+        } else if pool.size() < pool.options().get_max_connections() {
+            // Room for a new connection: opening one takes a moment, not a holder's release.
+            match tokio::time::timeout(SPARE_CONNECTION_WAIT, pool.acquire()).await {
+                Ok(conn) => conn?,
+                Err(_) => return Ok(Acquired::NoConnection),
+            }
+        } else {
+            return Ok(Acquired::NoConnection);
+        };
+        let mut conn = conn;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
             .bind(LEASE_CLASS)
             .bind(name)
             .fetch_one(&mut *conn)
             .await?;
-        Ok(got.then(|| Lease {
-            conn: Some(conn),
-            name: name.to_owned(),
-        }))
+        Ok(if got {
+            Acquired::Lease(Lease {
+                conn: Some(conn),
+                name: name.to_owned(),
+            })
+        } else {
+            Acquired::HeldElsewhere
+        })
     }
 
     fn conn(&mut self) -> &mut PoolConnection<Postgres> {
@@ -640,4 +911,83 @@ impl Drop for Lease {
             drop(conn.detach());
         }
     }
+}
+
+/// A projection the projector applies, with its lease and the position it has applied.
+struct Member {
+    /// Its place among the registered projections.
+    index: usize,
+    projection: Arc<dyn Projection>,
+    lease: Lease,
+    position: i64,
+}
+
+/// The projections one projector applies together, over one read of the log.
+#[derive(Default)]
+struct Group {
+    members: Vec<Member>,
+    /// Projections that stopped, with why, by registration index.
+    failures: Vec<(usize, ProjectionError)>,
+    /// Projections a catch-up is done with (it makes passes when the pool is small).
+    passed: Vec<usize>,
+    /// The last wake-up was only to retry leases.
+    woken_for_leases: bool,
+}
+
+impl Group {
+    /// The projections (of `count`) that are neither members, stopped nor passed.
+    fn missing(&self, count: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..count).filter(move |i| {
+            !self.members.iter().any(|m| m.index == *i)
+                && !self.failures.iter().any(|(f, _)| f == i)
+                && !self.passed.contains(i)
+        })
+    }
+
+    /// Every one of `count` projections stopped: nothing is left to run.
+    fn is_idle(&self, count: usize) -> bool {
+        self.members.is_empty() && self.failures.len() >= count
+    }
+
+    async fn release_all(&mut self) {
+        for m in self.members.drain(..) {
+            m.lease.release().await;
+        }
+    }
+
+    /// The failures, in registration order.
+    fn into_failures(mut self) -> Vec<ProjectionError> {
+        self.failures.sort_by_key(|(index, _)| *index);
+        self.failures.into_iter().map(|(_, e)| e).collect()
+    }
+}
+
+/// A decode failure again, for each projection it stops.
+fn copy_decode_error(error: &ProjectionError) -> ProjectionError {
+    match error {
+        ProjectionError::Decode { position, message } => ProjectionError::Decode {
+            position: *position,
+            message: message.clone(),
+        },
+        other => ProjectionError::Decode {
+            position: 0,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Reads a member's checkpoint on its own connection: its position, or
+/// [`ProjectionError::Stopped`].
+async fn refresh(member: &mut Member) -> Result<(), ProjectionError> {
+    let name = member.projection.name();
+    let (position, failure) = checkpoint(member.lease.conn(), name).await?;
+    if let Some((failed_at, why)) = failure {
+        return Err(ProjectionError::Stopped {
+            name: name.to_owned(),
+            position: failed_at,
+            failure: why,
+        });
+    }
+    member.position = position;
+    Ok(())
 }

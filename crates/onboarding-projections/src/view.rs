@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
 use crate::error::ProjectionError;
 use crate::event::ProjectedEvent;
@@ -119,14 +119,16 @@ impl<V: View> Projection for ViewProjection<V> {
             return Ok(());
         }
         let mut rows: HashMap<String, Option<V::Row>> = HashMap::with_capacity(keys.len());
-        let existing = sqlx::query(&format!("SELECT key, row FROM {table} WHERE key = ANY($1)"))
-            .bind(&keys)
-            .fetch_all(&mut *tx)
-            .await?;
-        for r in existing {
-            let key: String = r.try_get("key")?;
-            let value: serde_json::Value = r.try_get("row")?;
-            let row = serde_json::from_value(value).map_err(|e| ProjectionError::Apply {
+        // Rows travel as JSON text, parsed straight into `V::Row` (no `serde_json::Value` in
+        // between).
+        let existing: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT key, row::text FROM {table} WHERE key = ANY($1)"
+        ))
+        .bind(&keys)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (key, text) in existing {
+            let row = serde_json::from_str(&text).map_err(|e| ProjectionError::Apply {
                 position: 0,
                 message: format!("stored row {key} of {table} is unreadable: {e}"),
             })?;
@@ -138,12 +140,12 @@ impl<V: View> Projection for ViewProjection<V> {
         for (key, position) in changed {
             match rows.remove(&key).flatten() {
                 Some(row) => {
-                    let value = serde_json::to_value(&row).map_err(|e| ProjectionError::Apply {
+                    let text = serde_json::to_string(&row).map_err(|e| ProjectionError::Apply {
                         position,
                         message: format!("row {key} cannot be serialized: {e}"),
                     })?;
                     upsert_keys.push(key);
-                    upsert_rows.push(value);
+                    upsert_rows.push(text);
                     upsert_positions.push(position);
                 }
                 None => deleted.push(key),
@@ -152,7 +154,7 @@ impl<V: View> Projection for ViewProjection<V> {
         if !upsert_keys.is_empty() {
             sqlx::query(&format!(
                 "INSERT INTO {table} (key, row, position)
-                 SELECT * FROM UNNEST($1::text[], $2::jsonb[], $3::bigint[])
+                 SELECT k, r::jsonb, p FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(k, r, p)
                  ON CONFLICT (key) DO UPDATE SET row = EXCLUDED.row, position = EXCLUDED.position"
             ))
             .bind(&upsert_keys)

@@ -81,3 +81,25 @@ async fn one_read_model_rebuilds_while_a_projector_keeps_running(pool: PgPool) {
     assert_eq!(snapshot(&pool).await, after);
     wide.close().await;
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_running_projector_replays_a_reset_read_model_while_the_log_is_quiet(pool: PgPool) {
+    let ledger = ledger(&pool);
+    let wide = wide_pool(&pool, 10).await;
+    let live = Projector::new(wide.clone()).with_options(options(5));
+    let running = Background::start(live.clone());
+    customer_flow(&ledger, &ctx()).await;
+    let head = wait_at_head(&live, &pool).await;
+    let before = snapshot(&pool).await;
+
+    // No command follows the reset: the running holder of the lease notices the moved
+    // checkpoint by itself (at its next poll) and replays the read model.
+    Projector::new(pool.clone())
+        .reset("identity_status")
+        .await
+        .unwrap();
+    assert_eq!(wait_at_head(&live, &pool).await, head);
+    assert_eq!(snapshot(&pool).await, before);
+    assert!(running.stop().await.is_empty());
+    wide.close().await;
+}
