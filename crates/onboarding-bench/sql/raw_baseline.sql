@@ -5,10 +5,10 @@
 -- identity, `transaction_id`, `recorded_at`), the primary key, the unique `event_id`, the
 -- `(transaction_id, event_id)` index and the CHECK. The triggers below do for this table what
 -- the migrations' triggers do for `events`: the per-stream hash chain (same hash input, same
--- predecessor lookup), the statement-level NOTIFY, and the append-only guards (which never fire
--- on INSERT). So a raw insert pays every cost the database itself charges an event row; what it
--- does not pay is the application's path around it (loading the aggregate, the cip claim,
--- BEGIN/COMMIT around a multi-statement transaction, snapshots).
+-- predecessor lookup) and the append-only guards (which never fire on INSERT). So a raw insert
+-- pays every cost the database itself charges an event row; what it does not pay is the
+-- application's path around it (deciding the command, sealing personal data, the cip claim and
+-- data key, the checks of what the decision read, the wake-up notification after commit).
 
 CREATE TABLE bench_raw_events (LIKE events INCLUDING ALL);
 
@@ -41,11 +41,6 @@ $$;
 CREATE TRIGGER bench_raw_events_chain
     BEFORE INSERT ON bench_raw_events
     FOR EACH ROW EXECUTE FUNCTION bench_chain_raw_event();
-
-CREATE TRIGGER bench_raw_events_notify
-    AFTER INSERT ON bench_raw_events
-    FOR EACH STATEMENT EXECUTE FUNCTION notify_events();
-ALTER TABLE bench_raw_events DISABLE TRIGGER bench_raw_events_notify;
 
 CREATE TRIGGER bench_raw_events_append_only
     BEFORE UPDATE OR DELETE ON bench_raw_events

@@ -2,8 +2,7 @@
 //!
 //! For every writer count, phases run back to back on one throwaway database: raw inserts shaped
 //! like `IdentitySubmitted`, `SubmitIdentity` commands, the same raw inserts again; then the same
-//! for `OrderPlaced` and `PlaceOrder`. After the submissions, one more raw phase with the
-//! `NOTIFY` trigger enabled shows what that trigger alone costs. Each phase runs `warmup + duration` and counts what
+//! for `OrderPlaced` and `PlaceOrder`. Each phase runs `warmup + duration` and counts what
 //! completes inside the `duration` window; a command's baseline is the mean of the raw phases
 //! around it.
 
@@ -230,26 +229,14 @@ async fn measure_on(
         });
         let raw_before = phase(raw.clone(), writers, warmup, duration).await?;
         let done = phase(submits, writers, warmup, duration).await?;
-        let raw_after = phase(raw.clone(), writers, warmup, duration).await?;
-        sqlx::query(sql::RAW_NOTIFY_ON).execute(pool).await?;
-        let raw_notify = phase(raw, writers, warmup, duration).await;
-        sqlx::query(sql::RAW_NOTIFY_OFF).execute(pool).await?;
-        let mut submit = figure(
+        let raw_after = phase(raw, writers, warmup, duration).await?;
+        let submit = figure(
             CommandKind::Submit,
             writers,
             done,
             [raw_before, raw_after],
             &submitted,
         );
-        submit.raw_notify_inserts_per_s = Some(raw_notify?.per_s);
-        if options.explore {
-            let submits = Arc::new(Submits {
-                ledger: ledger.clone(),
-                people: people.clone(),
-            });
-            submit.without_notify_per_s =
-                Some(without_notify(pool, submits, writers, options).await?);
-        }
         figures.push(submit);
         options.say(&progress_line(figures.last()));
 
@@ -270,35 +257,17 @@ async fn measure_on(
         let raw_before = phase(raw.clone(), writers, warmup, duration).await?;
         let done = phase(orders.clone(), writers, warmup, duration).await?;
         let raw_after = phase(raw, writers, warmup, duration).await?;
-        let mut order = figure(
+        let order = figure(
             CommandKind::Order,
             writers,
             done,
             [raw_before, raw_after],
             &placed,
         );
-        if options.explore {
-            order.without_notify_per_s =
-                Some(without_notify(pool, orders, writers, options).await?);
-        }
         figures.push(order);
         options.say(&progress_line(figures.last()));
     }
     Ok((figures, template))
-}
-
-/// What-if: the same commands with the `events` table's NOTIFY trigger disabled (restored
-/// afterwards), i.e. if appends did not notify inside their own transaction.
-async fn without_notify<O: Operation>(
-    pool: &PgPool,
-    operation: Arc<O>,
-    writers: usize,
-    options: &BenchOptions,
-) -> Result<f64, BenchError> {
-    sqlx::query(sql::EVENTS_NOTIFY_OFF).execute(pool).await?;
-    let done = phase(operation, writers, options.warmup, options.duration).await;
-    sqlx::query(sql::EVENTS_NOTIFY_ON).execute(pool).await?;
-    Ok(done?.per_s)
 }
 
 /// The command phase against the mean of the raw phases run just before and just after it
@@ -322,8 +291,6 @@ fn figure(
         raw_inserts_per_s: raw_per_s,
         raw_runs_per_s,
         raw_latency: Percentiles::of(&mut raw_latencies),
-        raw_notify_inserts_per_s: None,
-        without_notify_per_s: None,
         payload_bytes: shape.payload_bytes(),
         ratio: ratio(done.per_s, raw_per_s),
     }

@@ -83,12 +83,6 @@ pub struct CommandFigure {
     pub raw_runs_per_s: [f64; 2],
     /// Per-insert latency.
     pub raw_latency: Percentiles,
-    /// Raw inserts per second with the `events` table's statement-level NOTIFY trigger enabled
-    /// too (measured with the submission's payload only).
-    pub raw_notify_inserts_per_s: Option<f64>,
-    /// What-if (only when exploring): commands per second with the `events` NOTIFY trigger
-    /// disabled.
-    pub without_notify_per_s: Option<f64>,
     /// Bytes of each raw row's payload (the same as the command's event payload).
     pub payload_bytes: usize,
     /// `commands_per_s / raw_inserts_per_s`.
@@ -292,7 +286,7 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "  {:<7} {:>7} {:>11} {:>8} {:>8} {:>10} {:>8} {:>8} {:>6} {:>14}",
+            "  {:<7} {:>7} {:>11} {:>8} {:>8} {:>10} {:>8} {:>8} {:>6}",
             "command",
             "writers",
             "commands/s",
@@ -301,16 +295,12 @@ impl fmt::Display for BenchReport {
             "raw ins/s",
             "p50 ms",
             "p99 ms",
-            "ratio",
-            "raw+NOTIFY/s"
+            "ratio"
         )?;
         for c in &self.commands {
-            let notify = c
-                .raw_notify_inserts_per_s
-                .map_or_else(|| "-".to_owned(), |n| format!("{n:.1}"));
             writeln!(
                 f,
-                "  {:<7} {:>7} {:>11.1} {:>8.2} {:>8.2} {:>10.1} {:>8.2} {:>8.2} {:>6.2} {:>14}",
+                "  {:<7} {:>7} {:>11.1} {:>8.2} {:>8.2} {:>10.1} {:>8.2} {:>8.2} {:>6.2}",
                 c.command.as_str(),
                 c.writers,
                 c.commands_per_s,
@@ -319,21 +309,8 @@ impl fmt::Display for BenchReport {
                 c.raw_inserts_per_s,
                 c.raw_latency.p50_ms,
                 c.raw_latency.p99_ms,
-                c.ratio,
-                notify
+                c.ratio
             )?;
-        }
-        for c in &self.commands {
-            if let Some(n) = c.without_notify_per_s {
-                writeln!(
-                    f,
-                    "  what if appends did not NOTIFY: {} × {} writers {:.1} commands/s (ratio {:.2})",
-                    c.command.as_str(),
-                    c.writers,
-                    n,
-                    ratio(n, c.raw_inserts_per_s)
-                )?;
-            }
         }
         let c = &self.catch_up;
         writeln!(f)?;

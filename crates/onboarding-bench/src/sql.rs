@@ -3,20 +3,6 @@
 /// Creates `bench_raw_events` and its triggers (several statements: run with `raw_sql`).
 pub(crate) const RAW_BASELINE: &str = include_str!("../sql/raw_baseline.sql");
 
-/// Makes raw inserts NOTIFY like appends to `events` do.
-pub(crate) const RAW_NOTIFY_ON: &str =
-    "ALTER TABLE bench_raw_events ENABLE TRIGGER bench_raw_events_notify";
-
-/// Stops raw inserts from notifying (the baseline's normal state).
-pub(crate) const RAW_NOTIFY_OFF: &str =
-    "ALTER TABLE bench_raw_events DISABLE TRIGGER bench_raw_events_notify";
-
-/// What-if (exploring only, in the throwaway database): appends that do not NOTIFY.
-pub(crate) const EVENTS_NOTIFY_OFF: &str = "ALTER TABLE events DISABLE TRIGGER events_notify";
-
-/// Restores the NOTIFY of appends.
-pub(crate) const EVENTS_NOTIFY_ON: &str = "ALTER TABLE events ENABLE TRIGGER events_notify";
-
 /// One raw event row, autocommitted: the baseline of a command.
 pub(crate) const RAW_INSERT: &str = "INSERT INTO bench_raw_events
         (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)

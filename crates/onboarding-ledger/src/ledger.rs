@@ -1,9 +1,10 @@
 //! The [`Ledger`] type.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use cqrs_es::CqrsFramework;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::SerializedEvent;
+use cqrs_es::EventEnvelope;
 use onboarding_domain::identity::draft::IdentityDraft;
 use onboarding_domain::values::Text;
 use onboarding_domain::vocab::AccountType;
@@ -14,10 +15,13 @@ use onboarding_domain::{
     ReportedOrderState, Services, SystemClock,
 };
 use onboarding_store::aggregates::{self, AccountStore, IdentityStore, ProfileStore};
-use onboarding_store::cip::{FingerprintKey, InMemoryCipRegistry, PostgresCipRegistry};
+use onboarding_store::append::{Batch, SnapshotUpdate};
+use onboarding_store::cache::{Known, StateCache};
+use onboarding_store::cip::{ClaimAtAppend, FingerprintKey, InMemoryCipRegistry};
 use onboarding_store::crypto::{KeyProvider, MasterKey};
 use onboarding_store::directory::StoreDirectory;
-use onboarding_store::{postgres, CommandContext, EventRepository, RecordedEvent};
+use onboarding_store::scope::{self, ClaimMode, Read};
+use onboarding_store::{postgres, CommandContext, EventRepository, RecordedEvent, StoreError};
 use uuid::Uuid;
 
 use crate::error::{from_aggregate, LedgerError};
@@ -97,16 +101,88 @@ pub struct OpenedAccount {
     pub profile_id: ProfileId,
 }
 
+/// How many times one command is decided again because what it decided on proved stale (a
+/// cached state behind the store, a fact of another aggregate changed, a `cip_id` claimed
+/// meanwhile) before the caller gets [`LedgerError::Conflict`].
+const REDECIDE_LIMIT: u32 = 3;
+
+/// How many aggregates of each type a ledger keeps in memory.
+pub const CACHED_AGGREGATES: usize = 4096;
+
+/// One aggregate type's way through the executor: how it is loaded, its cached states, how
+/// often it is snapshotted.
+struct Lane<A: cqrs_es::Aggregate + Clone> {
+    loader: aggregates::Loader<A>,
+    cache: Option<Arc<StateCache<A>>>,
+    snapshot_every: Option<usize>,
+}
+
+impl<A> Lane<A>
+where
+    A: cqrs_es::Aggregate + Clone + serde::Serialize,
+{
+    fn cached(&self, id: &str) -> Option<Known<A>> {
+        self.cache.as_ref().and_then(|c| c.get(id))
+    }
+
+    fn remember(&self, id: &str, known: Known<A>) {
+        if let Some(cache) = &self.cache {
+            cache.put(id, known);
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget(id);
+        }
+    }
+
+    /// The snapshot to store with `added` new events taking `known` to `state`, when one is due.
+    fn snapshot_due(
+        &self,
+        known: &Known<A>,
+        state: &A,
+        added: usize,
+    ) -> Result<Option<SnapshotUpdate>, StoreError> {
+        let Some(every) = self.snapshot_every else {
+            return Ok(None);
+        };
+        let head = known.sequence + added;
+        if head / every == known.sequence / every {
+            return Ok(None);
+        }
+        Ok(Some(SnapshotUpdate {
+            payload: serde_json::to_value(state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            last_sequence: head,
+            number: known.snapshot.map_or(1, |n| n + 1),
+        }))
+    }
+}
+
+/// Where a command's decision starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// The cached state when there is one, else the store's.
+    Cached,
+    /// No state at all: the id was generated for this command, so nothing can exist under it.
+    Fresh,
+}
+
 /// The onboarding ledger: commands in, events stored, state and history out.
+///
+/// Commands run through the ledger's own executor (see `docs/architecture.md`, "Commands"):
+/// decide on the cached state when there is one, append in one statement that checks everything
+/// the decision relied on, and on any stale input decide again from the store.
 pub struct Ledger {
     repo: EventRepository,
     pub(crate) read_side: crate::read_side::ReadSide,
     pub(crate) cips: Arc<dyn onboarding_domain::CipRegistry>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) retention: chrono::Duration,
-    identities: CqrsFramework<Identity, IdentityStore>,
-    accounts: CqrsFramework<Account, AccountStore>,
-    profiles: CqrsFramework<Profile, ProfileStore>,
+    services: Services,
+    identities: Lane<Identity>,
+    accounts: Lane<Account>,
+    profiles: Lane<Profile>,
     identity_store: IdentityStore,
     account_store: AccountStore,
     profile_store: ProfileStore,
@@ -136,10 +212,7 @@ impl Ledger {
 
     /// A ledger on an existing, migrated pool.
     pub fn on_pool(pool: sqlx::PgPool, options: &LedgerOptions) -> Self {
-        let cips = Arc::new(PostgresCipRegistry::new(
-            options.cip_key.clone(),
-            pool.clone(),
-        ));
+        let cips = Arc::new(ClaimAtAppend::new(options.cip_key.clone(), pool.clone()));
         let repo = EventRepository::postgres(pool).with_key_provider(options.key_provider.clone());
         Self::assemble(repo, cips, options)
     }
@@ -157,27 +230,38 @@ impl Ledger {
         cips: Arc<dyn onboarding_domain::CipRegistry>,
         options: &LedgerOptions,
     ) -> Self {
-        let services = Services::new(
-            Arc::new(StoreDirectory::new(repo.clone())),
-            cips.clone(),
-            options.clock.clone(),
-        );
+        // The embedded store has a single writer, this process, and loads from memory: caching
+        // would only hold a second copy. On Postgres other processes write too, which the
+        // append's checks catch.
+        let caching = repo.checks_consulted();
+        let identity_cache = caching.then(|| Arc::new(StateCache::new(CACHED_AGGREGATES)));
+        let account_cache = caching.then(|| Arc::new(StateCache::new(CACHED_AGGREGATES)));
+        let directory = match (&identity_cache, &account_cache) {
+            (Some(i), Some(a)) => StoreDirectory::cached(repo.clone(), i.clone(), a.clone()),
+            _ => StoreDirectory::new(repo.clone()),
+        };
+        let services = Services::new(Arc::new(directory), cips.clone(), options.clock.clone());
         Self {
             cips,
             clock: options.clock.clone(),
             retention: options.retention,
             read_side: crate::read_side::ReadSide::for_repository(&repo),
-            identities: CqrsFramework::new(
-                aggregates::identity_store(repo.clone()),
-                vec![],
-                services.clone(),
-            ),
-            accounts: CqrsFramework::new(
-                aggregates::account_store(repo.clone()),
-                vec![],
-                services.clone(),
-            ),
-            profiles: CqrsFramework::new(aggregates::profile_store(repo.clone()), vec![], services),
+            services,
+            identities: Lane {
+                loader: aggregates::identity_store(repo.clone()),
+                cache: identity_cache,
+                snapshot_every: None,
+            },
+            accounts: Lane {
+                loader: aggregates::account_store(repo.clone()),
+                cache: account_cache,
+                snapshot_every: None,
+            },
+            profiles: Lane {
+                loader: aggregates::profile_loader(repo.clone()),
+                cache: caching.then(|| Arc::new(StateCache::new(CACHED_AGGREGATES))),
+                snapshot_every: Some(aggregates::PROFILE_SNAPSHOT_EVERY),
+            },
             identity_store: aggregates::identity_store(repo.clone()),
             account_store: aggregates::account_store(repo.clone()),
             profile_store: aggregates::profile_store(repo.clone()),
@@ -191,47 +275,139 @@ impl Ledger {
         &self.repo
     }
 
-    /// Runs `attempt` again while it loses concurrency races, up to the configured retries.
-    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, LedgerError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, LedgerError>>,
-    {
-        let mut left = self.conflict_retries;
-        loop {
-            match attempt().await {
-                Err(LedgerError::Conflict { .. }) if left > 0 => left -= 1,
-                other => return other,
-            }
+    /// Forgets the cached state of another aggregate a stale decision read.
+    fn forget_read(&self, read: &Read) {
+        match read.aggregate_type {
+            event_names::IDENTITY => self.identities.forget(&read.aggregate_id),
+            event_names::ACCOUNT => self.accounts.forget(&read.aggregate_id),
+            event_names::PROFILE => self.profiles.forget(&read.aggregate_id),
+            _ => {}
         }
     }
 
-    /// Runs one command on one aggregate with the caller's metadata, retrying lost races as
-    /// configured.
-    async fn execute<A, ES>(
+    /// Runs one command on one aggregate with the caller's metadata.
+    ///
+    /// Decides on the cached state (or, for [`Start::Fresh`], on no state), then appends what
+    /// it decided in one statement that also checks the decision's other inputs. Whenever an
+    /// input proves stale (the append finds the sequence taken, a read fact changed, the
+    /// `cip_id` claimed) or a decision on a cached state refuses or changes nothing, the command
+    /// is decided again on the store's state, so a cache never changes an outcome. A conflict on
+    /// the store's own state is a real race: retried as configured, then reported.
+    async fn execute<A>(
         &self,
-        framework: &CqrsFramework<A, ES>,
+        lane: &Lane<A>,
         ctx: &CommandContext,
         aggregate_id: String,
+        start: Start,
         command: A::Command,
         refused: fn(A::Error) -> LedgerError,
     ) -> Result<(), LedgerError>
     where
-        A: cqrs_es::Aggregate,
+        A: cqrs_es::Aggregate<Services = Services> + Clone + serde::Serialize,
         A::Command: Clone,
-        ES: cqrs_es::EventStore<A>,
     {
-        self.retrying(|| async {
-            framework
-                .execute_with_metadata(
-                    &aggregate_id,
-                    command.clone(),
-                    ctx.metadata_for(Uuid::now_v7()),
-                )
-                .await
-                .map_err(|e| from_aggregate(e, A::TYPE, &aggregate_id, refused))
-        })
-        .await
+        let id = aggregate_id.as_str();
+        let failed = |e| from_aggregate(e, A::TYPE, id, refused);
+        let conflict = || LedgerError::Conflict {
+            aggregate_type: A::TYPE,
+            aggregate_id: aggregate_id.clone(),
+        };
+        let mut conflicts_left = self.conflict_retries;
+        let mut redecides_left = REDECIDE_LIMIT;
+        let mut start = Some(start);
+        let mut claim_mode = ClaimMode::AtAppend;
+        loop {
+            let guess = match start {
+                Some(Start::Fresh) => Some(Known::empty()),
+                Some(Start::Cached) => lane.cached(id),
+                None => None,
+            };
+            let guessed = guess.is_some();
+            let known = match guess {
+                Some(known) => known,
+                None => aggregates::load_known(&lane.loader, id)
+                    .await
+                    .map_err(failed)?,
+            };
+            let mut state = known.state.clone();
+            let sink = EventSink::default();
+            let (decided, consulted) = scope::consulting(
+                claim_mode,
+                state.handle(command.clone(), &self.services, &sink),
+            )
+            .await;
+            let events = sink.collect().await;
+            let verify = guessed && redecides_left > 0;
+            match decided {
+                Err(_) | Ok(()) if verify && (decided.is_err() || events.is_empty()) => {
+                    lane.forget(id);
+                    start = None;
+                    redecides_left -= 1;
+                    continue;
+                }
+                Err(e) => return Err(refused(e)),
+                Ok(()) if events.is_empty() => return Ok(()),
+                Ok(()) => {}
+            }
+            let added = events.len();
+            let metadata = ctx.metadata_for(Uuid::now_v7());
+            let serialized = events
+                .into_iter()
+                .zip(known.sequence + 1..)
+                .map(|(payload, sequence)| {
+                    SerializedEvent::try_from(&EventEnvelope::<A> {
+                        aggregate_id: aggregate_id.clone(),
+                        sequence,
+                        payload,
+                        metadata: metadata.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| failed(e.into()))?;
+            let batch = Batch {
+                aggregate_id: aggregate_id.clone(),
+                events: serialized,
+                snapshot: lane.snapshot_due(&known, &state, added)?,
+                consulted,
+            };
+            match self.repo.append::<A>(&batch).await {
+                Ok(()) => {
+                    let snapshot = batch.snapshot.as_ref().map(|s| s.number).or(known.snapshot);
+                    lane.remember(
+                        id,
+                        Known {
+                            state,
+                            sequence: known.sequence + added,
+                            snapshot,
+                        },
+                    );
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => {
+                    lane.forget(id);
+                    start = None;
+                    if verify {
+                        redecides_left -= 1;
+                    } else if conflicts_left > 0 {
+                        conflicts_left -= 1;
+                    } else {
+                        return Err(conflict());
+                    }
+                }
+                Err(StoreError::StaleRead) if redecides_left > 0 => {
+                    for read in &batch.consulted.reads {
+                        self.forget_read(read);
+                    }
+                    redecides_left -= 1;
+                }
+                Err(StoreError::CipClaimLost) if redecides_left > 0 => {
+                    claim_mode = ClaimMode::LookFirst;
+                    redecides_left -= 1;
+                }
+                Err(StoreError::StaleRead | StoreError::CipClaimLost) => return Err(conflict()),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     pub(crate) async fn identity_command(
@@ -244,6 +420,7 @@ impl Ledger {
             &self.identities,
             ctx,
             id.to_string(),
+            Start::Cached,
             command,
             LedgerError::Identity,
         )
@@ -260,6 +437,7 @@ impl Ledger {
             &self.accounts,
             ctx,
             id.to_string(),
+            Start::Cached,
             command,
             LedgerError::Account,
         )
@@ -276,6 +454,7 @@ impl Ledger {
             &self.profiles,
             ctx,
             id.to_string(),
+            Start::Cached,
             command,
             LedgerError::Profile,
         )
@@ -288,8 +467,21 @@ impl Ledger {
         ctx: &CommandContext,
         submission: IdentitySubmission,
     ) -> Result<IdentityId, LedgerError> {
+        // A new id has no history to load.
         let id = IdentityId::new();
-        self.submit_identity_as(ctx, id, submission).await?;
+        let command = IdentityCommand::Submit {
+            id,
+            submission: Box::new(submission),
+        };
+        self.execute(
+            &self.identities,
+            ctx,
+            id.to_string(),
+            Start::Fresh,
+            command,
+            LedgerError::Identity,
+        )
+        .await?;
         Ok(id)
     }
 

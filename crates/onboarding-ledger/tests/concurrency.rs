@@ -89,7 +89,7 @@ async fn wait_for_blocked_appends(pool: &PgPool, n: i64) {
             "SELECT count(*) FROM pg_stat_activity
               WHERE datname = current_database()
                 AND wait_event_type = 'Lock'
-                AND query LIKE '%INSERT INTO events%'",
+                AND (query LIKE '%INSERT INTO events%' OR query LIKE '-- ledger append%')",
         )
         .fetch_one(pool)
         .await
@@ -111,8 +111,10 @@ async fn writers_that_loaded_the_same_version_all_but_one_conflict(
     connect: PgConnectOptions,
 ) {
     let pool = fixtures::wide_pool(connect, 16).await;
+    let profile = fixtures::open_profile(&fixtures::ledger(&pool)).await;
+    // A ledger that has not seen the profile: every writer loads it from the store, at the same
+    // version (one that had it cached would decide again on losing, from the store).
     let ledger = fixtures::ledger(&pool);
-    let profile = fixtures::open_profile(&ledger).await;
     let amounts = power_of_two_amounts();
 
     // Hold every append at the door until all writers have loaded the profile and tried to

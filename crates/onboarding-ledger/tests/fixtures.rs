@@ -4,10 +4,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use onboarding_ledger::domain::vocab::AccountType;
+use onboarding_ledger::domain::vocab::{AccountType, OrderSide, OrderType, TimeInForce};
 use onboarding_ledger::domain::{
-    Amount, Asset, Decision, DecisionSource, FundingMethod, IdentityId, Profile, ProfileEvent,
-    ProfileId,
+    Amount, Asset, Decision, DecisionSource, FundingMethod, IdentityId, OrderId, OrderRequest,
+    Profile, ProfileEvent, ProfileId,
 };
 use onboarding_ledger::{
     AccountRequest, CommandContext, Ledger, LedgerError, LedgerOptions, OpenedAccount,
@@ -148,6 +148,22 @@ pub async fn open_account(ledger: &Ledger, owner: IdentityId) -> OpenedAccount {
 pub async fn open_profile(ledger: &Ledger) -> ProfileId {
     let owner = approved_person(ledger).await;
     open_account(ledger, owner).await.profile_id
+}
+
+/// A market order buying BTC for `quote` USD.
+pub fn market_buy(quote: &str) -> OrderRequest {
+    OrderRequest {
+        order_id: OrderId::new(),
+        side: OrderSide::Buy,
+        market: "BTCUSD".parse().expect("a known market"),
+        order_type: OrderType::Market,
+        base_amount: None,
+        quote_amount: Some(amount(quote)),
+        price: None,
+        stop_price: None,
+        time_in_force: TimeInForce::Ioc,
+        expires_at: None,
+    }
 }
 
 /// Credits `amount` USD to `profile` as deposit `funding_id`.

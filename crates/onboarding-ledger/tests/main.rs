@@ -1,6 +1,7 @@
 //! Integration tests of the ledger against a real PostgreSQL, one fresh database per test.
 
 mod append_reload;
+mod cached_state;
 mod cip_race;
 mod concurrency;
 mod erasure;

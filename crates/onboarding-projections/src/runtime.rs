@@ -42,6 +42,8 @@ use crate::reader::{ReadAhead, Reader, Spawned};
 use crate::view::{View, ViewProjection};
 use crate::views::{Accounts, IdentityStatus, Orders, Profiles};
 
+/// How soon a projector looks again while committed events wait to be sequenced.
+const RECHECK_LAGGING: Duration = Duration::from_millis(50);
 /// Events per batch while the projections are more than this far below the sequenced head
 /// (when [`ProjectorOptions::batch_size`] is smaller): few enough transactions that their fixed
 /// cost fades, while memory stays bounded (two batches are held at a time, the one applied and
@@ -224,6 +226,7 @@ impl Projector {
         let mut group = Group::default();
         let mut reader = Reader::new(self.pool.clone());
         let mut ended = None;
+        let mut recheck = RECHECK_LAGGING;
         while !shutdown.is_cancelled() {
             let joined = match reader.connect().await {
                 Ok(()) => self.join_free(&mut group).await,
@@ -257,10 +260,23 @@ impl Projector {
             }
             group.woken_for_leases = false;
             let waiting_for_leases = group.missing(self.projections.len()).next().is_some();
+            // Committed events that could not be sequenced yet (an older transaction holds the
+            // horizon) send no second notification: look again soon rather than at the poll,
+            // backing off while the horizon stays held.
+            let lagging = PostgresLog::new(self.pool.clone())
+                .lagging()
+                .await
+                .unwrap_or(false);
+            recheck = if lagging {
+                (recheck * 2).min(self.options.poll_interval)
+            } else {
+                RECHECK_LAGGING
+            };
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 _ = wake.changed() => {}
                 () = tokio::time::sleep(self.options.poll_interval) => {}
+                () = tokio::time::sleep(recheck / 2), if lagging => {}
                 () = tokio::time::sleep(self.options.lease_retry), if waiting_for_leases => {
                     group.woken_for_leases = true;
                 }

@@ -5,6 +5,7 @@ use cqrs_es::persist::{EventUpcaster, PersistedEventStore};
 use cqrs_es::{AggregateContext, EventStore};
 use onboarding_domain::{Account, Identity, Profile};
 
+use crate::cache::Known;
 use crate::repository::EventRepository;
 use crate::snapshot::SnapshotStore;
 use crate::upcast;
@@ -33,6 +34,32 @@ pub fn account_store(repo: EventRepository) -> AccountStore {
 /// Profiles, with snapshots every [`PROFILE_SNAPSHOT_EVERY`] events.
 pub fn profile_store(repo: EventRepository) -> ProfileStore {
     SnapshotStore::new(repo, PROFILE_SNAPSHOT_EVERY, upcast::profile())
+}
+
+/// How the ledger loads an aggregate (snapshot when it has one, later events, upcasters).
+pub type Loader<A> = PersistedEventStore<EventRepository, A>;
+
+/// The profile loader, reading the snapshots [`profile_store`] and the ledger write.
+pub fn profile_loader(repo: EventRepository) -> Loader<Profile> {
+    PersistedEventStore::new_snapshot_store(repo, PROFILE_SNAPSHOT_EVERY)
+        .with_upcasters(upcast::profile())
+}
+
+/// Loads an aggregate's current state with the sequence of its last event and its snapshot
+/// count, from the store.
+pub async fn load_known<A>(
+    loader: &Loader<A>,
+    id: &str,
+) -> Result<Known<A>, cqrs_es::AggregateError<A::Error>>
+where
+    A: cqrs_es::Aggregate,
+{
+    let context = loader.load_aggregate(id).await?;
+    Ok(Known {
+        state: context.aggregate,
+        sequence: context.current_sequence,
+        snapshot: context.current_snapshot,
+    })
 }
 
 /// Loads the current state of an aggregate (default state when it has no events).

@@ -15,6 +15,9 @@ use sha2::Sha256;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::append::ORPHAN_AFTER_SECONDS;
+use crate::scope::{self, Claim, ClaimMode};
+
 /// The HMAC key behind cip fingerprints. Every process sharing a database must use the same key.
 #[derive(Clone)]
 pub struct FingerprintKey(Vec<u8>);
@@ -125,10 +128,6 @@ impl PostgresCipRegistry {
     }
 }
 
-/// A claim whose identity never got its first event for this long is an orphan (the submitting
-/// process died between claiming and committing) and may be taken over.
-const ORPHAN_AFTER_SECONDS: f64 = 60.0;
-
 #[async_trait]
 impl CipRegistry for PostgresCipRegistry {
     async fn claim(&self, key: &CipKey, identity: IdentityId) -> Result<CipClaim, LookupError> {
@@ -178,5 +177,72 @@ impl CipRegistry for PostgresCipRegistry {
             .await
             .map_err(|e| LookupError(format!("cip release failed: {e}")))?;
         Ok(())
+    }
+}
+
+/// The ledger's registry on Postgres: a claim is taken by the very statement that appends the
+/// submission (see [`crate::append`]), so a refused or failed submission never holds one and a
+/// submission costs no separate commit.
+///
+/// Inside a ledger decision ([`scope::consulting`]) it answers `Claimed` and notes the claim for
+/// the append, which fails with [`StoreError::CipClaimLost`](crate::StoreError::CipClaimLost)
+/// when another identity holds it; the ledger then decides again in
+/// [`ClaimMode::LookFirst`], where the holder is looked up first and named in the refusal.
+/// Outside a decision it claims at once, like [`PostgresCipRegistry`].
+#[derive(Debug, Clone)]
+pub struct ClaimAtAppend {
+    now: PostgresCipRegistry,
+}
+
+impl ClaimAtAppend {
+    /// Claims in the database behind `pool`.
+    pub fn new(key: FingerprintKey, pool: PgPool) -> Self {
+        Self {
+            now: PostgresCipRegistry::new(key, pool),
+        }
+    }
+
+    /// The other identity holding `fingerprint`, unless its claim is an orphan.
+    async fn holder(&self, fingerprint: &[u8]) -> Result<Option<IdentityId>, LookupError> {
+        let held: Option<Uuid> = sqlx::query_scalar(
+            "SELECT c.identity_id FROM cip_claims c
+              WHERE c.fingerprint = $1
+                AND NOT (c.claimed_at < now() - make_interval(secs => $2)
+                         AND NOT EXISTS (SELECT 1 FROM events e
+                                          WHERE e.aggregate_type = 'identity'
+                                            AND e.aggregate_id = c.identity_id::text))",
+        )
+        .bind(fingerprint)
+        .bind(ORPHAN_AFTER_SECONDS)
+        .fetch_optional(&self.now.pool)
+        .await
+        .map_err(|e| LookupError(format!("cip lookup failed: {e}")))?;
+        Ok(held.map(IdentityId::from_uuid))
+    }
+}
+
+#[async_trait]
+impl CipRegistry for ClaimAtAppend {
+    async fn claim(&self, key: &CipKey, identity: IdentityId) -> Result<CipClaim, LookupError> {
+        let Some(mode) = scope::claim_mode() else {
+            return self.now.claim(key, identity).await;
+        };
+        let fingerprint = self.now.key.fingerprint(key);
+        if mode == ClaimMode::LookFirst {
+            if let Some(holder) = self.holder(&fingerprint).await? {
+                if holder != identity {
+                    return Ok(CipClaim::HeldBy(holder));
+                }
+            }
+        }
+        scope::note_claim(Claim {
+            fingerprint,
+            identity,
+        });
+        Ok(CipClaim::Claimed)
+    }
+
+    async fn release(&self, identity: IdentityId) -> Result<(), LookupError> {
+        self.now.release(identity).await
     }
 }

@@ -15,6 +15,16 @@ pub enum StoreError {
     /// The identity was forgotten: its personal data can no longer be read or written.
     #[error("personal data of identity {0} has been erased")]
     PersonalDataErased(onboarding_domain::IdentityId),
+    /// Another writer appended to the aggregate first; nothing was written.
+    #[error("the aggregate was changed concurrently; nothing was written")]
+    Conflict,
+    /// Another aggregate the decision relied on changed before the append; nothing was written.
+    #[error("a fact the decision relied on changed before it was stored; nothing was written")]
+    StaleRead,
+    /// The `cip_id` claim the decision relied on is held by another identity; nothing was
+    /// written.
+    #[error("the cip_id was claimed by another identity first; nothing was written")]
+    CipClaimLost,
     /// Any other database error; retrying may help if it was transient.
     #[error("database error: {0}")]
     Database(String),
@@ -49,7 +59,7 @@ impl From<cqrs_es::persist::PersistenceError> for StoreError {
     fn from(err: cqrs_es::persist::PersistenceError) -> Self {
         use cqrs_es::persist::PersistenceError as P;
         match err {
-            P::OptimisticLockError => Self::Database("optimistic lock conflict".to_owned()),
+            P::OptimisticLockError => Self::Conflict,
             P::ConnectionError(e) => Self::Unreachable(e.to_string()),
             P::DeserializationError(e) => Self::Corrupt(e.to_string()),
             P::UnknownError(e) => Self::Database(e.to_string()),

@@ -8,6 +8,8 @@
 //! nothing of Paxos.
 
 pub mod aggregates;
+pub mod append;
+pub mod cache;
 pub mod cip;
 pub mod crypto;
 pub mod directory;
@@ -18,6 +20,7 @@ pub mod memory;
 pub mod metadata;
 pub mod postgres;
 pub mod repository;
+pub mod scope;
 pub mod snapshot;
 pub mod upcast;
 pub mod vault;

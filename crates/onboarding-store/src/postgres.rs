@@ -13,7 +13,7 @@ use crate::metadata::EventMetadata;
 /// The migrations of `migrations/` at the workspace root, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
-/// The channel `NOTIFY`ed at every commit that appends events.
+/// The channel `NOTIFY`ed after the ledger's appends commit.
 pub const EVENTS_CHANNEL: &str = "onboarding_events";
 
 /// How many events one call to `sequence_events` orders at most.
@@ -74,6 +74,61 @@ pub async fn check_schema(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Wakes readers `LISTEN`ing on [`EVENTS_CHANNEL`] after appends commit.
+///
+/// A `NOTIFY` inside the appending transaction would serialise every commit on the server's
+/// notification queue lock; instead each wake-up is sent after the append committed, by one
+/// background task that coalesces a burst of appends into one notification. Readers poll as well,
+/// so appends from other writers (the stock `postgres-es` repository, SQL) are found too.
+pub struct Waker {
+    pool: PgPool,
+    wanted: std::sync::Arc<tokio::sync::Notify>,
+    task: std::sync::OnceLock<tokio::task::JoinHandle<()>>,
+}
+
+impl Waker {
+    /// A waker notifying through `pool`; its task starts at the first wake-up.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            wanted: std::sync::Arc::default(),
+            task: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Asks for a notification; returns at once. Call from within a Tokio runtime.
+    pub fn wake(&self) {
+        self.task.get_or_init(|| {
+            let pool = self.pool.clone();
+            let wanted = self.wanted.clone();
+            tokio::spawn(async move {
+                loop {
+                    wanted.notified().await;
+                    let sent = sqlx::query("SELECT pg_notify($1, '')")
+                        .bind(EVENTS_CHANNEL)
+                        .execute(&pool)
+                        .await;
+                    match sent {
+                        Ok(_) => {}
+                        Err(sqlx::Error::PoolClosed) => return,
+                        // Readers poll too: a lost wake-up only delays them.
+                        Err(e) => tracing::debug!(error = %e, "wake-up notification failed"),
+                    }
+                }
+            })
+        });
+        self.wanted.notify_one();
+    }
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get() {
+            task.abort();
+        }
+    }
+}
+
 /// The global log in Postgres.
 #[derive(Clone)]
 pub struct PostgresLog {
@@ -132,6 +187,18 @@ impl PostgresLog {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Whether committed events certainly wait to be sequenced: the newest event is not in the
+    /// log yet (an older transaction still running holds the horizon back). Two index lookups;
+    /// a `false` can miss an unsequenced event older than the newest sequenced one.
+    pub async fn lagging(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce((SELECT max(event_id) FROM events), 0)
+                  > coalesce((SELECT max(event_id) FROM event_log), 0)",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// The highest sequenced position (0 when empty), without sequencing.

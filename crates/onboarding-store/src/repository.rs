@@ -10,11 +10,12 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::append::{self, Batch};
 use crate::crypto::{KeyProvider, MasterKey};
 use crate::error::StoreError;
 use crate::log::RecordedEvent;
 use crate::memory::InMemoryEventRepository;
-use crate::postgres::PostgresLog;
+use crate::postgres::{PostgresLog, Waker};
 use crate::vault::KeyVault;
 
 /// Where events are stored, and the vault whose keys seal their personal data. Cheap to clone;
@@ -31,10 +32,13 @@ enum Backend {
     Memory(InMemoryEventRepository),
     /// Postgres, through `postgres-es`.
     Postgres {
-        /// The stock `postgres-es` repository, used for appends, loads and snapshots.
+        /// The stock `postgres-es` repository, used for loads (and appends through
+        /// [`PersistedEventRepository`]).
         repo: Arc<PostgresEventRepository>,
         /// The global log of the same database.
         log: PostgresLog,
+        /// Wakes tailing readers after the ledger's appends commit.
+        waker: Arc<Waker>,
     },
 }
 
@@ -58,6 +62,7 @@ impl EventRepository {
             )),
             backend: Backend::Postgres {
                 repo: Arc::new(PostgresEventRepository::new(pool.clone())),
+                waker: Arc::new(Waker::new(pool.clone())),
                 log: PostgresLog::new(pool),
             },
         }
@@ -79,6 +84,35 @@ impl EventRepository {
         match &self.backend {
             Backend::Memory(_) => None,
             Backend::Postgres { log, .. } => Some(log.pool()),
+        }
+    }
+
+    /// Whether appends are checked against what their decisions consulted (on Postgres, where
+    /// other processes write too). The embedded store has one writer: its decisions always see
+    /// the current state.
+    pub fn checks_consulted(&self) -> bool {
+        matches!(self.backend, Backend::Postgres { .. })
+    }
+
+    /// Appends one command's events to aggregate type `A` (see [`crate::append`]): personal data
+    /// sealed, the `cip_id` claim and the data key taken, the snapshot stored, all or nothing.
+    /// On Postgres this is one autocommitted statement, after which tailing readers are woken.
+    pub async fn append<A: Aggregate>(&self, batch: &Batch) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => {
+                let sealed = self.vault.seal_events(&batch.events).await?;
+                let snapshot = batch
+                    .snapshot
+                    .as_ref()
+                    .map(|s| (batch.aggregate_id.clone(), s.payload.clone(), s.number));
+                Ok(m.persist::<A>(&sealed, snapshot).await?)
+            }
+            Backend::Postgres { log, waker, .. } => {
+                let sealed = self.vault.seal_with_fresh_key(&batch.events)?;
+                append::append(log.pool(), A::TYPE, batch, sealed).await?;
+                waker.wake();
+                Ok(())
+            }
         }
     }
 

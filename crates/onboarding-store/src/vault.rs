@@ -129,44 +129,39 @@ impl KeyVault {
         Ok(())
     }
 
-    /// Seals the personal data of every `IdentitySubmitted` event in `events`.
+    /// Seals the personal data of every `IdentitySubmitted` event in `events`, under each
+    /// identity's stored key (created on first use).
     pub async fn seal_events(
         &self,
         events: &[SerializedEvent],
     ) -> Result<Vec<SerializedEvent>, StoreError> {
         let mut out = events.to_vec();
         for event in &mut out {
-            if event.aggregate_type != event_names::IDENTITY
-                || event.event_type != event_names::IDENTITY_SUBMITTED
-            {
-                continue;
-            }
-            let identity: IdentityId = event
-                .aggregate_id
-                .parse()
-                .map_err(|_| StoreError::Corrupt("identity id is not a UUID".to_owned()))?;
-            let key = self.key_for_sealing(identity).await?;
-            let Some(submission) = event
-                .payload
-                .get_mut(event_names::IDENTITY_SUBMITTED)
-                .and_then(|p| p.get_mut("submission"))
-            else {
+            let Some(identity) = submitted_identity(event)? else {
                 continue;
             };
-            for field in SEALED_FIELDS {
-                if let Some(value) = submission.get_mut(*field) {
-                    if value.get("sealed").is_some() || value.get("erased").is_some() {
-                        continue;
-                    }
-                    let plaintext = serde_json::to_vec(value)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    let sealed =
-                        crypto::seal(&key, identity, field, &plaintext).map_err(Self::crypto)?;
-                    *value = serde_json::json!({ "sealed": sealed });
-                }
-            }
+            let key = self.key_for_sealing(identity).await?;
+            seal_submission(event, identity, &key)?;
         }
         Ok(out)
+    }
+
+    /// Seals the personal data of an identity's `IdentitySubmitted` event under a fresh data key
+    /// and returns the key wrapped, for the append to store in the same statement as the event
+    /// (a submission is an identity's first event, so no earlier key sealed anything of it).
+    pub fn seal_with_fresh_key(&self, events: &[SerializedEvent]) -> Result<Sealed, StoreError> {
+        let mut out = events.to_vec();
+        let mut key = None;
+        for event in &mut out {
+            let Some(identity) = submitted_identity(event)? else {
+                continue;
+            };
+            let fresh = DataKey::generate();
+            let wrapped = self.provider.wrap(identity, &fresh).map_err(Self::crypto)?;
+            seal_submission(event, identity, &fresh)?;
+            key = Some((identity, wrapped));
+        }
+        Ok(Sealed { events: out, key })
     }
 
     /// Opens the sealed personal data of an `IdentitySubmitted` payload in place; fails with
@@ -206,4 +201,57 @@ impl KeyVault {
         }
         Ok(())
     }
+}
+
+/// Events with their personal data sealed, and the wrapped data key they were sealed under when
+/// it is new.
+#[derive(Debug)]
+pub struct Sealed {
+    /// The events, ready to store.
+    pub events: Vec<SerializedEvent>,
+    /// The identity and its newly wrapped data key, to store with the events.
+    pub key: Option<(IdentityId, Vec<u8>)>,
+}
+
+/// The identity whose submission `event` is, `None` for any other event.
+fn submitted_identity(event: &SerializedEvent) -> Result<Option<IdentityId>, StoreError> {
+    if event.aggregate_type != event_names::IDENTITY
+        || event.event_type != event_names::IDENTITY_SUBMITTED
+    {
+        return Ok(None);
+    }
+    event
+        .aggregate_id
+        .parse()
+        .map(Some)
+        .map_err(|_| StoreError::Corrupt("identity id is not a UUID".to_owned()))
+}
+
+/// Seals the personal-data fields of a submission event in place (fields already sealed or
+/// erased are left alone).
+fn seal_submission(
+    event: &mut SerializedEvent,
+    identity: IdentityId,
+    key: &DataKey,
+) -> Result<(), StoreError> {
+    let Some(submission) = event
+        .payload
+        .get_mut(event_names::IDENTITY_SUBMITTED)
+        .and_then(|p| p.get_mut("submission"))
+    else {
+        return Ok(());
+    };
+    for field in SEALED_FIELDS {
+        if let Some(value) = submission.get_mut(*field) {
+            if value.get("sealed").is_some() || value.get("erased").is_some() {
+                continue;
+            }
+            let plaintext =
+                serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let sealed =
+                crypto::seal(key, identity, field, &plaintext).map_err(KeyVault::crypto)?;
+            *value = serde_json::json!({ "sealed": sealed });
+        }
+    }
+    Ok(())
 }

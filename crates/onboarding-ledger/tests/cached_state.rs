@@ -1,0 +1,126 @@
+//! The ledger decides on cached aggregate states; whatever another writer changed meanwhile, the
+//! outcome is the one a decision on the store's state would have had, and nothing decided on a
+//! stale state is stored.
+
+use onboarding_ledger::domain::vocab::IdentityStatus;
+use onboarding_ledger::domain::{event_names, IdentityError, ProfileError};
+use onboarding_ledger::LedgerError;
+use sqlx::PgPool;
+
+use crate::fixtures::{self, amount, ctx};
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_stale_cached_state_never_loses_an_update(pool: PgPool) {
+    let here = fixtures::ledger(&pool);
+    // Another process on the same database.
+    let there = fixtures::ledger(&pool);
+    let profile = fixtures::open_profile(&here).await;
+    fixtures::fund(&here, profile, "first", "1").await.unwrap();
+
+    fixtures::fund(&there, profile, "elsewhere", "2")
+        .await
+        .unwrap();
+    // `here` still remembers the profile as it was before that funding.
+    fixtures::fund(&here, profile, "second", "4").await.unwrap();
+
+    let events = here
+        .events_of(event_names::PROFILE, &profile.to_string())
+        .await
+        .unwrap();
+    let sequences: Vec<i64> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, [1, 2, 3, 4]);
+    let fundings: Vec<String> = fixtures::fundings(&events)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(fundings, ["first", "elsewhere", "second"]);
+    // Both ledgers, and a cold one, agree on the balance.
+    for ledger in [&here, &there, &fixtures::ledger(&pool)] {
+        assert_eq!(fixtures::available_usd(ledger, profile).await, amount("7"));
+    }
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_decision_on_a_stale_fact_of_another_aggregate_is_not_stored(pool: PgPool) {
+    let here = fixtures::ledger(&pool);
+    let there = fixtures::ledger(&pool);
+    let owner = fixtures::approved_person(&here).await;
+    let profile = fixtures::open_account(&here, owner).await.profile_id;
+    fixtures::fund(&here, profile, "deposit", "500")
+        .await
+        .unwrap();
+    // `here` now remembers the owner as approved.
+    here.place_order(&ctx(), profile, fixtures::market_buy("100"))
+        .await
+        .unwrap();
+
+    there
+        .disable_identity(&ctx(), owner, "off-boarded".to_owned())
+        .await
+        .unwrap();
+
+    // A buy decided on the remembered owner would pass; the owner is disabled.
+    let refused = here
+        .place_order(&ctx(), profile, fixtures::market_buy("100"))
+        .await;
+    match refused {
+        Err(LedgerError::Profile(ProfileError::OwnerNotAllowed { status, .. })) => {
+            assert_eq!(status, IdentityStatus::Disabled)
+        }
+        other => panic!("a buy for a disabled owner was not refused: {other:?}"),
+    }
+    let placed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_id = $1 AND event_type = $2",
+    )
+    .bind(profile.to_string())
+    .bind(event_names::ORDER_PLACED)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(placed, 1, "only the first order is stored");
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_claim_lost_at_append_names_the_holder_and_leaves_nothing_behind(pool: PgPool) {
+    let here = fixtures::ledger(&pool);
+    let there = fixtures::ledger(&pool);
+    let json = fixtures::person_json(&fixtures::unique_ssn());
+
+    let holder = there.submit_identity_json(&ctx(), &json).await.unwrap();
+    // `here` has never seen that claim: its append takes the claim and loses it.
+    match here.submit_identity_json(&ctx(), &json).await {
+        Err(LedgerError::Identity(IdentityError::CipIdTaken { existing })) => {
+            assert_eq!(existing, holder)
+        }
+        other => panic!("a duplicate cip_id was not refused: {other:?}"),
+    }
+
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM identity_keys),
+                (SELECT count(*) FROM cip_claims)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(counts, (1, 1, 1), "only the holder's event, key and claim");
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_submission_stores_its_event_key_and_claim_together(pool: PgPool) {
+    let ledger = fixtures::ledger(&pool);
+    let id = fixtures::submit_person(&ledger, &ctx()).await;
+    let (keys, claims): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM identity_keys WHERE identity_id = $1 AND wrapped_key IS NOT NULL),
+                (SELECT count(*) FROM cip_claims WHERE identity_id = $1)",
+    )
+    .bind(id.as_uuid())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((keys, claims), (1, 1));
+    // The sealed data opens with the stored key.
+    let submission = ledger.personal_data(id).await.unwrap();
+    assert!(serde_json::to_string(&submission)
+        .unwrap()
+        .contains("tax_payer_id"));
+}
