@@ -337,10 +337,20 @@ impl Ledger {
             )
             .await;
             let events = sink.collect().await;
+            // A refusal or a no-op is only final if nothing it rests on came from a cache: a
+            // stale cached fact (an owner approved elsewhere since) must not refuse a command.
+            let rests_on_cache = guessed || consulted.reads.iter().any(|r| r.cached);
             let verify = guessed && redecides_left > 0;
             match decided {
-                Err(_) | Ok(()) if verify && (decided.is_err() || events.is_empty()) => {
+                Err(_) | Ok(())
+                    if rests_on_cache
+                        && redecides_left > 0
+                        && (decided.is_err() || events.is_empty()) =>
+                {
                     lane.forget(id);
+                    for read in &consulted.reads {
+                        self.forget_read(read);
+                    }
                     start = None;
                     redecides_left -= 1;
                     continue;

@@ -124,3 +124,68 @@ async fn a_submission_stores_its_event_key_and_claim_together(pool: PgPool) {
         .unwrap()
         .contains("tax_payer_id"));
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_stale_cached_fact_never_refuses_a_command(pool: PgPool) {
+    let here = fixtures::ledger(&pool);
+    let there = fixtures::ledger(&pool);
+    let owner = fixtures::submit_person(&here, &ctx()).await;
+    // `here` remembers the owner as pending; another process approves it.
+    fixtures::approve(&there, &ctx(), owner).await;
+
+    let opened = fixtures::open_account(&here, owner).await;
+    let account = here.account(opened.account_id).await.unwrap();
+    assert!(account.is_open());
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_fact_changed_while_the_append_runs_is_seen(pool: PgPool) {
+    let here = fixtures::ledger(&pool);
+    let owner = fixtures::approved_person(&here).await;
+    let profile = fixtures::open_account(&here, owner).await.profile_id;
+    fixtures::fund(&here, profile, "deposit", "500")
+        .await
+        .unwrap();
+    // A disable event to copy, from another identity.
+    let other = fixtures::approved_person(&here).await;
+    here.disable_identity(&ctx(), other, "off-boarded".to_owned())
+        .await
+        .unwrap();
+
+    // Another ledger's append disabling the owner, caught between its insert and its commit:
+    // the lock it holds on the owner's stream is the one every ledger append takes.
+    let mut writer = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('identity/' || $1, 0))")
+        .bind(owner.to_string())
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata)
+         SELECT aggregate_type, $1, 3, event_type, event_version, payload, metadata
+           FROM events WHERE aggregate_id = $2 AND event_type = $3",
+    )
+    .bind(owner.to_string())
+    .bind(other.to_string())
+    .bind(event_names::IDENTITY_DISABLED)
+    .execute(&mut *writer)
+    .await
+    .unwrap();
+
+    // `here` remembers the owner as approved; its order waits for the writer, then must see it.
+    let ctx = ctx();
+    let order = here.place_order(&ctx, profile, fixtures::market_buy("100"));
+    tokio::pin!(order);
+    tokio::select! {
+        placed = &mut order => panic!("the order did not wait for the open append: {placed:?}"),
+        () = fixtures::wait_for_blocked_appends(&pool, 1) => {}
+    }
+    writer.commit().await.unwrap();
+    match order.await {
+        Err(LedgerError::Profile(ProfileError::OwnerNotAllowed { status, .. })) => {
+            assert_eq!(status, IdentityStatus::Disabled)
+        }
+        other => panic!("an order raced past a disable: {other:?}"),
+    }
+}

@@ -2,13 +2,11 @@
 //! `LedgerError::Conflict` having written nothing; retries make every writer succeed.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use onboarding_ledger::domain::{event_names, ProfileId};
 use onboarding_ledger::{Ledger, LedgerError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
 
 use crate::fixtures::{self, amount};
 
@@ -81,30 +79,6 @@ async fn assert_profile_holds(ledger: &Ledger, profile: ProfileId, expected: &[(
     );
 }
 
-/// Waits until `n` sessions of this database wait for a lock while inserting events.
-async fn wait_for_blocked_appends(pool: &PgPool, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let blocked: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-              WHERE datname = current_database()
-                AND wait_event_type = 'Lock'
-                AND (query LIKE '%INSERT INTO events%' OR query LIKE '-- ledger append%')",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        if blocked >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {blocked} of {n} appends got blocked"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn writers_that_loaded_the_same_version_all_but_one_conflict(
     _: PgPoolOptions,
@@ -125,7 +99,7 @@ async fn writers_that_loaded_the_same_version_all_but_one_conflict(
         .await
         .unwrap();
     let release = async {
-        wait_for_blocked_appends(&pool, WRITERS as i64).await;
+        fixtures::wait_for_blocked_appends(&pool, WRITERS as i64).await;
         gate.commit().await.unwrap();
     };
     let (won, ()) = tokio::join!(

@@ -281,3 +281,27 @@ pub async fn read_log_until(
     }
     seen
 }
+
+/// Waits until `n` sessions of this database wait for a lock while inserting events.
+pub async fn wait_for_blocked_appends(pool: &PgPool, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let blocked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database()
+                AND wait_event_type = 'Lock'
+                AND (query LIKE '%INSERT INTO events%' OR query LIKE '-- ledger append%')",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if blocked >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {blocked} of {n} appends got blocked"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -12,7 +12,10 @@
 //! What the statement checks, all or nothing:
 //! - **the next sequence is free**: else [`StoreError::Conflict`];
 //! - **every other aggregate the decision read is still at the version it read** (the
-//!   [`Consulted`] reads): else nothing is written and [`StoreError::StaleRead`];
+//!   [`Consulted`] reads), checked by `consulted_unchanged()` under advisory locks so that a
+//!   ledger append to a read aggregate committing meanwhile is seen (see the migration
+//!   `20261122000007_consulted_facts.sql`): else nothing is written and
+//!   [`StoreError::StaleRead`];
 //! - **the `cip_id` claim is free, or already this identity's, or an orphan**: a claim held by
 //!   another identity is updated to `NULL`, which the column's `NOT NULL` refuses, so the whole
 //!   statement fails with [`StoreError::CipClaimLost`];
@@ -39,7 +42,7 @@ pub struct SnapshotUpdate {
 }
 
 /// One command's append.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Batch {
     /// The aggregate's id.
     pub aggregate_id: String,
@@ -51,6 +54,25 @@ pub struct Batch {
     pub consulted: Consulted,
 }
 
+impl std::fmt::Debug for Batch {
+    /// Never the events' payloads: a submission's personal data is still in clear here.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("aggregate_id", &self.aggregate_id)
+            .field(
+                "events",
+                &self
+                    .events
+                    .iter()
+                    .map(|e| &e.event_type)
+                    .collect::<Vec<_>>(),
+            )
+            .field("snapshot", &self.snapshot.as_ref().map(|s| s.last_sequence))
+            .field("consulted", &self.consulted)
+            .finish()
+    }
+}
+
 /// A claim whose identity never got its first event for this long is an orphan (written by a
 /// process that claimed and then died before appending, on the stock claim-then-append path)
 /// and may be taken over.
@@ -60,11 +82,7 @@ pub(crate) const ORPHAN_AFTER_SECONDS: f64 = 60.0;
 /// texts short.
 const APPEND: &str = "-- ledger append: events with their claim, key and snapshot
 WITH fresh AS (
-    SELECT coalesce(bool_and(coalesce((SELECT max(e.sequence) FROM events e
-                                        WHERE e.aggregate_type = r.aggregate_type
-                                          AND e.aggregate_id = r.aggregate_id), 0) = r.sequence),
-                    true) AS ok
-      FROM unnest($8::text[], $9::text[], $10::bigint[]) AS r(aggregate_type, aggregate_id, sequence)
+    SELECT consulted_unchanged($1, $2, $8::text[], $9::text[], $10::bigint[]) AS ok
 ),
 claim AS (
     INSERT INTO cip_claims AS c (fingerprint, identity_id)
@@ -166,6 +184,9 @@ pub(crate) async fn append(
             // aggregate is not where the decision thought it was.
             (Some("23505" | "23503"), Some("events") | None) => StoreError::Conflict,
             (Some("23502"), Some("cip_claims")) => StoreError::CipClaimLost,
+            // Two appends each read the other's aggregate (no command does today): one is
+            // chosen to give way, and decides again.
+            (Some("40P01"), _) => StoreError::StaleRead,
             (Some("23514"), Some("identity_keys")) => match key_identity {
                 Some(identity) => StoreError::PersonalDataErased(identity),
                 None => StoreError::Database(db.message().to_owned()),

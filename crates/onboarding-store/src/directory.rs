@@ -61,7 +61,9 @@ async fn known<A>(
 where
     A: cqrs_es::Aggregate + Clone,
 {
-    let known = match cache.and_then(|c| c.get(id)) {
+    let cached = cache.and_then(|c| c.get(id));
+    let from_cache = cached.is_some();
+    let known = match cached {
         Some(known) => known,
         None => {
             let known = aggregates::load_known(loader, id)
@@ -73,7 +75,7 @@ where
             known
         }
     };
-    scope::note_read(aggregate_type, id, known.sequence);
+    scope::note_read(aggregate_type, id, known.sequence, from_cache);
     Ok(known)
 }
 

@@ -78,13 +78,18 @@ pub async fn check_schema(pool: &PgPool) -> Result<(), StoreError> {
 ///
 /// A `NOTIFY` inside the appending transaction would serialise every commit on the server's
 /// notification queue lock; instead each wake-up is sent after the append committed, by one
-/// background task that coalesces a burst of appends into one notification. Readers poll as well,
-/// so appends from other writers (the stock `postgres-es` repository, SQL) are found too.
+/// background task that coalesces a burst of appends into one notification every
+/// [`WAKE_INTERVAL`] at most. Readers poll as well, so appends from other writers (the stock
+/// `postgres-es` repository, SQL) are found too, and a lost wake-up only delays them.
 pub struct Waker {
     pool: PgPool,
     wanted: std::sync::Arc<tokio::sync::Notify>,
-    task: std::sync::OnceLock<tokio::task::JoinHandle<()>>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+/// The shortest time between two wake-ups: the first of a burst goes out at once, the rest of
+/// it in one more notification.
+pub const WAKE_INTERVAL: Duration = Duration::from_millis(5);
 
 impl Waker {
     /// A waker notifying through `pool`; its task starts at the first wake-up.
@@ -92,38 +97,52 @@ impl Waker {
         Self {
             pool,
             wanted: std::sync::Arc::default(),
-            task: std::sync::OnceLock::new(),
+            task: std::sync::Mutex::new(None),
         }
     }
 
-    /// Asks for a notification; returns at once. Call from within a Tokio runtime.
+    /// Asks for a notification; returns at once. Outside a Tokio runtime it does nothing.
     pub fn wake(&self) {
-        self.task.get_or_init(|| {
-            let pool = self.pool.clone();
-            let wanted = self.wanted.clone();
-            tokio::spawn(async move {
-                loop {
-                    wanted.notified().await;
-                    let sent = sqlx::query("SELECT pg_notify($1, '')")
-                        .bind(EVENTS_CHANNEL)
-                        .execute(&pool)
-                        .await;
-                    match sent {
-                        Ok(_) => {}
-                        Err(sqlx::Error::PoolClosed) => return,
-                        // Readers poll too: a lost wake-up only delays them.
-                        Err(e) => tracing::debug!(error = %e, "wake-up notification failed"),
-                    }
-                }
-            })
-        });
+        {
+            let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
+            // (Re)started on the caller's runtime: the first one, or a later one if the runtime
+            // that ran the task has gone.
+            if task
+                .as_ref()
+                .is_none_or(tokio::task::JoinHandle::is_finished)
+            {
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return;
+                };
+                *task =
+                    Some(runtime.spawn(notify_when_wanted(self.pool.clone(), self.wanted.clone())));
+            }
+        }
         self.wanted.notify_one();
+    }
+}
+
+/// The waker's task: one notification per wanted wake-up, at most one per [`WAKE_INTERVAL`].
+async fn notify_when_wanted(pool: PgPool, wanted: std::sync::Arc<tokio::sync::Notify>) {
+    loop {
+        wanted.notified().await;
+        let sent = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(EVENTS_CHANNEL)
+            .execute(&pool)
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(e) => tracing::debug!(error = %e, "wake-up notification failed"),
+        }
+        tokio::time::sleep(WAKE_INTERVAL).await;
     }
 }
 
 impl Drop for Waker {
     fn drop(&mut self) {
-        if let Some(task) = self.task.get() {
+        let task = self.task.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(task) = task.take() {
             task.abort();
         }
     }

@@ -37,6 +37,8 @@ pub struct Read {
     pub aggregate_id: String,
     /// The sequence of its last event the answer saw (0: it had none).
     pub sequence: usize,
+    /// Whether the answer came from a cached state (rather than from the store just now).
+    pub cached: bool,
 }
 
 /// A `cip_id` claim a decision relied on, to be taken when its events are appended.
@@ -89,7 +91,7 @@ pub fn claim_mode() -> Option<ClaimMode> {
 
 /// Notes that a decision read `aggregate_type` `aggregate_id` at `sequence` (no-op outside a
 /// scope). A second read of the same aggregate keeps the first version seen.
-pub fn note_read(aggregate_type: &'static str, aggregate_id: &str, sequence: usize) {
+pub fn note_read(aggregate_type: &'static str, aggregate_id: &str, sequence: usize, cached: bool) {
     let _ = SCOPE.try_with(|c| {
         let mut c = c.borrow_mut();
         let seen = c
@@ -101,6 +103,7 @@ pub fn note_read(aggregate_type: &'static str, aggregate_id: &str, sequence: usi
                 aggregate_type,
                 aggregate_id: aggregate_id.to_owned(),
                 sequence,
+                cached,
             });
         }
     });
@@ -122,9 +125,9 @@ mod tests {
         let identity = IdentityId::new();
         let ((), consulted) = consulting(ClaimMode::LookFirst, async {
             assert_eq!(claim_mode(), Some(ClaimMode::LookFirst));
-            note_read("identity", "a", 3);
-            note_read("identity", "a", 4);
-            note_read("account", "a", 1);
+            note_read("identity", "a", 3, true);
+            note_read("identity", "a", 4, false);
+            note_read("account", "a", 1, false);
             assert!(note_claim(Claim {
                 fingerprint: vec![1, 2],
                 identity,
@@ -133,13 +136,14 @@ mod tests {
         .await;
         assert_eq!(consulted.reads.len(), 2);
         assert_eq!(consulted.reads[0].sequence, 3);
+        assert!(consulted.reads[0].cached);
         assert_eq!(consulted.claim.map(|c| c.identity), Some(identity));
     }
 
     #[tokio::test]
     async fn outside_a_scope_nothing_is_noted() {
         assert_eq!(claim_mode(), None);
-        note_read("identity", "a", 1);
+        note_read("identity", "a", 1, false);
         assert!(!note_claim(Claim {
             fingerprint: vec![1],
             identity: IdentityId::new(),
