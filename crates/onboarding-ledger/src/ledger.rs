@@ -34,7 +34,9 @@ pub struct LedgerOptions {
     /// The time the domain rules see.
     pub clock: Arc<dyn Clock>,
     /// How many times a command that lost an optimistic-concurrency race is retried (0: never;
-    /// the caller gets [`LedgerError::Conflict`]).
+    /// the caller gets [`LedgerError::Conflict`]). Only races on state just loaded from the
+    /// store count: a command decided on a cached state that turns out stale is always decided
+    /// again on the store's state first, as if the cache had not been there.
     pub conflict_retries: u32,
     /// Postgres pool size.
     pub max_connections: u32,

@@ -22,6 +22,8 @@
 //! - **the identity was not forgotten**: an erased key row refuses a new key (its `CHECK`), and
 //!   the statement fails with [`StoreError::PersonalDataErased`].
 
+use std::sync::LazyLock;
+
 use cqrs_es::persist::SerializedEvent;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -75,50 +77,120 @@ impl std::fmt::Debug for Batch {
 
 /// A claim whose identity never got its first event for this long is an orphan (written by a
 /// process that claimed and then died before appending, on the stock claim-then-append path)
-/// and may be taken over.
+/// and may be taken over. (The statement looks for the holder's events in its own snapshot; a
+/// holder whose first event commits while the statement runs, a full minute after its claim,
+/// is the one case it could miss, and only on that stock path.)
 pub(crate) const ORPHAN_AFTER_SECONDS: f64 = 60.0;
 
-/// The statement. Its leading comment names it in `pg_stat_activity`, which cuts long query
-/// texts short.
-const APPEND: &str = "-- ledger append: events with their claim, key and snapshot
+/// The parts of the statement an append needs: the claim, the key and the snapshot CTEs are
+/// left out when there is nothing to write (an order needs none of them), which spares the
+/// server from opening those tables and their indexes.
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    claim: bool,
+    key: bool,
+    snapshot: bool,
+}
+
+impl Parts {
+    fn index(self) -> usize {
+        usize::from(self.claim) | usize::from(self.key) << 1 | usize::from(self.snapshot) << 2
+    }
+
+    /// The statement for these parts. Its leading comment names it in `pg_stat_activity`, which
+    /// cuts long query texts short. `$1`–`$10` are always bound (aggregate, events, reads); the
+    /// claim's, the key's and the snapshot's parameters follow in that order, when present.
+    fn statement(self) -> String {
+        let mut sql = String::from(
+            "-- ledger append: events with their claim, key and snapshot
 WITH fresh AS (
     SELECT consulted_unchanged($1, $2, $8::text[], $9::text[], $10::bigint[]) AS ok
-),
+)",
+        );
+        let mut next = 11;
+        let mut params = |n: usize| {
+            let first = next;
+            next += n;
+            first
+        };
+        if self.claim {
+            let p = params(3);
+            sql.push_str(&format!(
+                ",
 claim AS (
     INSERT INTO cip_claims AS c (fingerprint, identity_id)
-    SELECT $13, $14 FROM fresh WHERE fresh.ok AND $13::bytea IS NOT NULL
+    SELECT ${p}::bytea, ${q}::uuid FROM fresh WHERE fresh.ok
     ON CONFLICT (fingerprint) DO UPDATE
        SET claimed_at = now(),
            identity_id = CASE
                WHEN c.identity_id = EXCLUDED.identity_id
-                 OR (c.claimed_at < now() - make_interval(secs => $15)
+                 OR (c.claimed_at < now() - make_interval(secs => ${r}::float8)
                      AND NOT EXISTS (SELECT 1 FROM events e
                                       WHERE e.aggregate_type = 'identity'
                                         AND e.aggregate_id = c.identity_id::text))
                THEN EXCLUDED.identity_id
                END
-),
+)",
+                q = p + 1,
+                r = p + 2
+            ));
+        }
+        if self.key {
+            let p = params(2);
+            sql.push_str(&format!(
+                ",
 data_key AS (
     INSERT INTO identity_keys AS k (identity_id, wrapped_key)
-    SELECT $11, $12 FROM fresh WHERE fresh.ok AND $11::uuid IS NOT NULL
+    SELECT ${p}::uuid, ${q}::bytea FROM fresh WHERE fresh.ok
     ON CONFLICT (identity_id) DO UPDATE SET wrapped_key = EXCLUDED.wrapped_key, created_at = now()
-),
+)",
+                q = p + 1
+            ));
+        }
+        if self.snapshot {
+            let p = params(3);
+            sql.push_str(&format!(
+                ",
 snapshot AS (
     INSERT INTO snapshots AS s (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-    SELECT $1, $2, $16, $17, $18 FROM fresh WHERE fresh.ok AND $18::jsonb IS NOT NULL
+    SELECT $1, $2, ${p}::bigint, ${q}::bigint, ${r}::jsonb FROM fresh WHERE fresh.ok
     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
        SET last_sequence = EXCLUDED.last_sequence,
            current_snapshot = EXCLUDED.current_snapshot,
            payload = EXCLUDED.payload
      WHERE s.last_sequence < EXCLUDED.last_sequence
-)
+)",
+                q = p + 1,
+                r = p + 2
+            ));
+        }
+        sql.push_str(
+            "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
 SELECT $1, $2, u.sequence, u.event_type, u.event_version, u.payload, u.metadata
   FROM fresh,
        unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[])
            AS u(sequence, event_type, event_version, payload, metadata)
  WHERE fresh.ok
- ORDER BY u.sequence";
+ ORDER BY u.sequence",
+        );
+        sql
+    }
+}
+
+/// Every variant of the statement, by [`Parts::index`].
+static STATEMENTS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (0..8)
+        .map(|i| {
+            Parts {
+                claim: i & 1 != 0,
+                key: i & 2 != 0,
+                snapshot: i & 4 != 0,
+            }
+            .statement()
+        })
+        .collect()
+});
 
 fn seq(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -154,7 +226,12 @@ pub(crate) async fn append(
     let read_sequences: Vec<i64> = reads.iter().map(|r| seq(r.sequence)).collect();
     let claim = batch.consulted.claim.as_ref();
     let key_identity = key.as_ref().map(|(identity, _)| *identity);
-    let result = sqlx::query(APPEND)
+    let parts = Parts {
+        claim: claim.is_some(),
+        key: key.is_some(),
+        snapshot: batch.snapshot.is_some(),
+    };
+    let mut query = sqlx::query(&STATEMENTS[parts.index()])
         .bind(aggregate_type)
         .bind(&batch.aggregate_id)
         .bind(sequences)
@@ -164,17 +241,23 @@ pub(crate) async fn append(
         .bind(metadata)
         .bind(read_types)
         .bind(read_ids)
-        .bind(read_sequences)
-        .bind(key_identity.map(|i| i.as_uuid()))
-        .bind(key.as_ref().map(|(_, wrapped)| wrapped.as_slice()))
-        .bind(claim.map(|c| c.fingerprint.as_slice()))
-        .bind(claim.map(|c| c.identity.as_uuid()))
-        .bind(ORPHAN_AFTER_SECONDS)
-        .bind(batch.snapshot.as_ref().map(|s| seq(s.last_sequence)))
-        .bind(batch.snapshot.as_ref().map(|s| seq(s.number)))
-        .bind(batch.snapshot.as_ref().map(|s| &s.payload))
-        .execute(pool)
-        .await;
+        .bind(read_sequences);
+    if let Some(claim) = claim {
+        query = query
+            .bind(claim.fingerprint.as_slice())
+            .bind(claim.identity.as_uuid())
+            .bind(ORPHAN_AFTER_SECONDS);
+    }
+    if let Some((identity, wrapped)) = &key {
+        query = query.bind(identity.as_uuid()).bind(wrapped.as_slice());
+    }
+    if let Some(snapshot) = &batch.snapshot {
+        query = query
+            .bind(seq(snapshot.last_sequence))
+            .bind(seq(snapshot.number))
+            .bind(&snapshot.payload);
+    }
+    let result = query.execute(pool).await;
     match result {
         Ok(done) if done.rows_affected() == 0 && n > 0 => Err(StoreError::StaleRead),
         Ok(_) => Ok(()),
@@ -194,5 +277,29 @@ pub(crate) async fn append(
             _ => StoreError::from(sqlx::Error::Database(db)),
         }),
         Err(e) => Err(StoreError::from(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Either, Executor};
+
+    use super::*;
+
+    #[sqlx::test(migrator = "crate::postgres::MIGRATOR")]
+    async fn every_variant_of_the_statement_is_valid_with_its_parameters_in_order(pool: PgPool) {
+        for (i, sql) in STATEMENTS.iter().enumerate() {
+            let described = (&pool)
+                .describe(sql)
+                .await
+                .unwrap_or_else(|e| panic!("variant {i} does not prepare: {e}"));
+            let parameters = match described.parameters() {
+                Some(Either::Left(types)) => types.len(),
+                Some(Either::Right(n)) => n,
+                None => 0,
+            };
+            let expected = 10 + 3 * (i & 1) + 2 * (i >> 1 & 1) + 3 * (i >> 2 & 1);
+            assert_eq!(parameters, expected, "variant {i}");
+        }
     }
 }
