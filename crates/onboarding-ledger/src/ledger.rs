@@ -139,24 +139,26 @@ where
         }
     }
 
-    /// The snapshot to store with `added` new events taking `known` to `state`, when one is due.
+    /// The snapshot to store with `added` new events taking the aggregate from `sequence` (with
+    /// `snapshot` snapshots so far) to `state`, when one is due.
     fn snapshot_due(
         &self,
-        known: &Known<A>,
+        sequence: usize,
+        snapshot: Option<usize>,
         state: &A,
         added: usize,
     ) -> Result<Option<SnapshotUpdate>, StoreError> {
         let Some(every) = self.snapshot_every else {
             return Ok(None);
         };
-        let head = known.sequence + added;
-        if head / every == known.sequence / every {
+        let head = sequence + added;
+        if head / every == sequence / every {
             return Ok(None);
         }
         Ok(Some(SnapshotUpdate {
             payload: serde_json::to_value(state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             last_sequence: head,
-            number: known.snapshot.map_or(1, |n| n + 1),
+            number: snapshot.map_or(1, |n| n + 1),
         }))
     }
 }
@@ -331,7 +333,11 @@ impl Ledger {
                     .await
                     .map_err(failed)?,
             };
-            let mut state = known.state.clone();
+            let Known {
+                mut state,
+                sequence,
+                snapshot,
+            } = known;
             let sink = EventSink::default();
             let (decided, consulted) = scope::consulting(
                 claim_mode,
@@ -342,30 +348,26 @@ impl Ledger {
             // A refusal or a no-op is only final if nothing it rests on came from a cache: a
             // stale cached fact (an owner approved elsewhere since) must not refuse a command.
             let rests_on_cache = guessed || consulted.reads.iter().any(|r| r.cached);
-            let verify = guessed && redecides_left > 0;
-            match decided {
-                Err(_) | Ok(())
-                    if rests_on_cache
-                        && redecides_left > 0
-                        && (decided.is_err() || events.is_empty()) =>
-                {
-                    lane.forget(id);
-                    for read in &consulted.reads {
-                        self.forget_read(read);
-                    }
-                    start = None;
-                    redecides_left -= 1;
-                    continue;
+            let nothing_to_store = decided.is_err() || events.is_empty();
+            if nothing_to_store && rests_on_cache && redecides_left > 0 {
+                lane.forget(id);
+                for read in &consulted.reads {
+                    self.forget_read(read);
                 }
-                Err(e) => return Err(refused(e)),
-                Ok(()) if events.is_empty() => return Ok(()),
-                Ok(()) => {}
+                start = None;
+                redecides_left -= 1;
+                continue;
             }
+            decided.map_err(refused)?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let verify = guessed && redecides_left > 0;
             let added = events.len();
             let metadata = ctx.metadata_for(Uuid::now_v7());
             let serialized = events
                 .into_iter()
-                .zip(known.sequence + 1..)
+                .zip(sequence + 1..)
                 .map(|(payload, sequence)| {
                     SerializedEvent::try_from(&EventEnvelope::<A> {
                         aggregate_id: aggregate_id.clone(),
@@ -379,18 +381,17 @@ impl Ledger {
             let batch = Batch {
                 aggregate_id: aggregate_id.clone(),
                 events: serialized,
-                snapshot: lane.snapshot_due(&known, &state, added)?,
+                snapshot: lane.snapshot_due(sequence, snapshot, &state, added)?,
                 consulted,
             };
             match self.repo.append::<A>(&batch).await {
                 Ok(()) => {
-                    let snapshot = batch.snapshot.as_ref().map(|s| s.number).or(known.snapshot);
                     lane.remember(
                         id,
                         Known {
                             state,
-                            sequence: known.sequence + added,
-                            snapshot,
+                            sequence: sequence + added,
+                            snapshot: batch.snapshot.as_ref().map(|s| s.number).or(snapshot),
                         },
                     );
                     return Ok(());
