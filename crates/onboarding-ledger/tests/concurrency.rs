@@ -99,7 +99,9 @@ async fn writers_that_loaded_the_same_version_all_but_one_conflict(
         .await
         .unwrap();
     let release = async {
-        fixtures::wait_for_blocked_appends(&pool, WRITERS as i64).await;
+        // Every writer has decided and is appending: blocked at the gate, or waiting to join
+        // the next group of appends behind the blocked ones.
+        fixtures::wait_for_appends_in_progress(&ledger, WRITERS).await;
         gate.commit().await.unwrap();
     };
     let (won, ()) = tokio::join!(

@@ -305,3 +305,19 @@ pub async fn wait_for_blocked_appends(pool: &PgPool, n: i64) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Waits until `n` appends of `ledger` are on their way (waiting for their group or in flight).
+pub async fn wait_for_appends_in_progress(ledger: &Ledger, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending = ledger.repository().appends_in_progress();
+        if pending >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {pending} of {n} appends got under way"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -7,6 +7,7 @@ mod concurrency;
 mod erasure;
 mod errors;
 mod fixtures;
+mod group_commit;
 mod hostile_input;
 mod integrity;
 mod log_reader;

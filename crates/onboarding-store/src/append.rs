@@ -22,11 +22,13 @@
 //! - **the identity was not forgotten**: an erased key row refuses a new key (its `CHECK`), and
 //!   the statement fails with [`StoreError::PersonalDataErased`].
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use cqrs_es::persist::SerializedEvent;
+use onboarding_domain::IdentityId;
 use serde_json::Value;
 use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::error::StoreError;
 use crate::scope::Consulted;
@@ -104,7 +106,7 @@ impl Parts {
         let mut sql = String::from(
             "-- ledger append: events with their claim, key and snapshot
 WITH fresh AS (
-    SELECT consulted_unchanged($1, $2, $8::text[], $9::text[], $10::bigint[]) AS ok
+    SELECT consulted_unchanged(ARRAY[$1::text], ARRAY[$2::text], $8::text[], $9::text[], $10::bigint[]) AS ok
 )",
         );
         let mut next = 11;
@@ -196,87 +198,394 @@ fn seq(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Appends `batch` of aggregate type `aggregate_type`, whose events `sealed` holds with their
-/// personal data sealed (and the fresh data key, when one was made).
-pub(crate) async fn append(
-    pool: &PgPool,
-    aggregate_type: &str,
-    batch: &Batch,
-    sealed: Sealed,
-) -> Result<(), StoreError> {
-    let Sealed { events, key } = sealed;
-    let n = events.len();
-    let (mut sequences, mut types, mut versions, mut payloads, mut metadata) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for e in events {
-        sequences.push(seq(e.sequence));
-        types.push(e.event_type);
-        versions.push(e.event_version);
-        payloads.push(e.payload);
-        metadata.push(e.metadata);
+/// One command's append, as the statements bind it.
+pub(crate) struct Prepared {
+    aggregate_type: &'static str,
+    aggregate_id: String,
+    sequences: Vec<i64>,
+    event_types: Vec<String>,
+    versions: Vec<String>,
+    payloads: Vec<Value>,
+    metadata: Vec<Value>,
+    read_types: Vec<&'static str>,
+    read_ids: Vec<String>,
+    read_sequences: Vec<i64>,
+    claim: Option<(Vec<u8>, uuid::Uuid)>,
+    key: Option<(IdentityId, Vec<u8>)>,
+    snapshot: Option<(i64, i64, Value)>,
+}
+
+impl Prepared {
+    /// `batch` of aggregate type `aggregate_type`, whose events `sealed` holds with their
+    /// personal data sealed (and the fresh data key, when one was made).
+    pub(crate) fn new(aggregate_type: &'static str, batch: &Batch, sealed: Sealed) -> Self {
+        let Sealed { events, key } = sealed;
+        let n = events.len();
+        let mut p = Self {
+            aggregate_type,
+            aggregate_id: batch.aggregate_id.clone(),
+            sequences: Vec::with_capacity(n),
+            event_types: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+            payloads: Vec::with_capacity(n),
+            metadata: Vec::with_capacity(n),
+            read_types: batch
+                .consulted
+                .reads
+                .iter()
+                .map(|r| r.aggregate_type)
+                .collect(),
+            read_ids: (batch.consulted.reads.iter())
+                .map(|r| r.aggregate_id.clone())
+                .collect(),
+            read_sequences: (batch.consulted.reads.iter())
+                .map(|r| seq(r.sequence))
+                .collect(),
+            claim: (batch.consulted.claim.as_ref())
+                .map(|c| (c.fingerprint.clone(), c.identity.as_uuid())),
+            key,
+            snapshot: (batch.snapshot.as_ref())
+                .map(|s| (seq(s.last_sequence), seq(s.number), s.payload.clone())),
+        };
+        for e in events {
+            p.sequences.push(seq(e.sequence));
+            p.event_types.push(e.event_type);
+            p.versions.push(e.event_version);
+            p.payloads.push(e.payload);
+            p.metadata.push(e.metadata);
+        }
+        p
     }
-    let reads = &batch.consulted.reads;
-    let read_types: Vec<&str> = reads.iter().map(|r| r.aggregate_type).collect();
-    let read_ids: Vec<&str> = reads.iter().map(|r| r.aggregate_id.as_str()).collect();
-    let read_sequences: Vec<i64> = reads.iter().map(|r| seq(r.sequence)).collect();
-    let claim = batch.consulted.claim.as_ref();
-    let key_identity = key.as_ref().map(|(identity, _)| *identity);
+}
+
+/// Appends one command's events (see the module documentation).
+pub(crate) async fn append_one(pool: &PgPool, p: &Prepared) -> Result<(), StoreError> {
     let parts = Parts {
-        claim: claim.is_some(),
-        key: key.is_some(),
-        snapshot: batch.snapshot.is_some(),
+        claim: p.claim.is_some(),
+        key: p.key.is_some(),
+        snapshot: p.snapshot.is_some(),
     };
     let mut query = sqlx::query(&STATEMENTS[parts.index()])
-        .bind(aggregate_type)
-        .bind(&batch.aggregate_id)
-        .bind(sequences)
+        .bind(p.aggregate_type)
+        .bind(&p.aggregate_id)
+        .bind(&p.sequences)
+        .bind(&p.event_types)
+        .bind(&p.versions)
+        .bind(&p.payloads)
+        .bind(&p.metadata)
+        .bind(&p.read_types)
+        .bind(&p.read_ids)
+        .bind(&p.read_sequences);
+    if let Some((fingerprint, identity)) = &p.claim {
+        query = query
+            .bind(fingerprint.as_slice())
+            .bind(identity)
+            .bind(ORPHAN_AFTER_SECONDS);
+    }
+    if let Some((identity, wrapped)) = &p.key {
+        query = query.bind(identity.as_uuid()).bind(wrapped.as_slice());
+    }
+    if let Some((last_sequence, number, payload)) = &p.snapshot {
+        query = query.bind(last_sequence).bind(number).bind(payload);
+    }
+    match query.execute(pool).await {
+        Ok(done) if done.rows_affected() == 0 && !p.sequences.is_empty() => {
+            Err(StoreError::StaleRead)
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(classify(e, p.key.as_ref().map(|(identity, _)| *identity))),
+    }
+}
+
+/// Several commands' appends in one statement, all or nothing: the same checks as
+/// [`append_one`] for every one of them, one round trip and one commit for all. `Err(())` when
+/// any check failed or anything went wrong: nothing was written, and each append must then be
+/// tried on its own to learn its own outcome.
+async fn append_group(pool: &PgPool, group: &[&Prepared]) -> Result<(), ()> {
+    let rows: usize = group.iter().map(|p| p.sequences.len()).sum();
+    let mut own_types = Vec::with_capacity(group.len());
+    let mut own_ids = Vec::with_capacity(group.len());
+    let (mut read_types, mut read_ids, mut read_sequences) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut types, mut ids, mut sequences) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    let (mut event_types, mut versions, mut payloads, mut metadata) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    let (mut fingerprints, mut claimants) = (Vec::new(), Vec::new());
+    let (mut keyed, mut wrapped_keys) = (Vec::new(), Vec::new());
+    let (mut snap_types, mut snap_ids, mut snap_sequences, mut snap_numbers, mut snap_payloads) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in group {
+        own_types.push(p.aggregate_type);
+        own_ids.push(p.aggregate_id.as_str());
+        read_types.extend(p.read_types.iter().copied());
+        read_ids.extend(p.read_ids.iter().map(String::as_str));
+        read_sequences.extend(p.read_sequences.iter().copied());
+        for i in 0..p.sequences.len() {
+            types.push(p.aggregate_type);
+            ids.push(p.aggregate_id.as_str());
+            sequences.push(p.sequences[i]);
+            event_types.push(p.event_types[i].as_str());
+            versions.push(p.versions[i].as_str());
+            payloads.push(&p.payloads[i]);
+            metadata.push(&p.metadata[i]);
+        }
+        if let Some((fingerprint, identity)) = &p.claim {
+            fingerprints.push(fingerprint.as_slice());
+            claimants.push(*identity);
+        }
+        if let Some((identity, wrapped)) = &p.key {
+            keyed.push(identity.as_uuid());
+            wrapped_keys.push(wrapped.as_slice());
+        }
+        if let Some((last_sequence, number, payload)) = &p.snapshot {
+            snap_types.push(p.aggregate_type);
+            snap_ids.push(p.aggregate_id.as_str());
+            snap_sequences.push(*last_sequence);
+            snap_numbers.push(*number);
+            snap_payloads.push(payload);
+        }
+    }
+    let done = sqlx::query(GROUP_STATEMENT)
+        .bind(own_types)
+        .bind(own_ids)
+        .bind(read_types)
+        .bind(read_ids)
+        .bind(read_sequences)
         .bind(types)
+        .bind(ids)
+        .bind(sequences)
+        .bind(event_types)
         .bind(versions)
         .bind(payloads)
         .bind(metadata)
-        .bind(read_types)
-        .bind(read_ids)
-        .bind(read_sequences);
-    if let Some(claim) = claim {
-        query = query
-            .bind(claim.fingerprint.as_slice())
-            .bind(claim.identity.as_uuid())
-            .bind(ORPHAN_AFTER_SECONDS);
+        .bind(fingerprints)
+        .bind(claimants)
+        .bind(ORPHAN_AFTER_SECONDS)
+        .bind(keyed)
+        .bind(wrapped_keys)
+        .bind(snap_types)
+        .bind(snap_ids)
+        .bind(snap_sequences)
+        .bind(snap_numbers)
+        .bind(snap_payloads)
+        .execute(pool)
+        .await
+        .map_err(|_| ())?;
+    if usize::try_from(done.rows_affected()).ok() == Some(rows) {
+        Ok(())
+    } else {
+        Err(())
     }
-    if let Some((identity, wrapped)) = &key {
-        query = query.bind(identity.as_uuid()).bind(wrapped.as_slice());
+}
+
+/// The statement of [`append_group`]: every array holds the rows of all the group's appends.
+const GROUP_STATEMENT: &str = "-- ledger append: a group of commands
+WITH fresh AS (
+    SELECT consulted_unchanged($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS ok
+),
+claim AS (
+    INSERT INTO cip_claims AS c (fingerprint, identity_id)
+    SELECT u.fingerprint, u.identity_id
+      FROM fresh, unnest($13::bytea[], $14::uuid[]) AS u(fingerprint, identity_id)
+     WHERE fresh.ok
+    ON CONFLICT (fingerprint) DO UPDATE
+       SET claimed_at = now(),
+           identity_id = CASE
+               WHEN c.identity_id = EXCLUDED.identity_id
+                 OR (c.claimed_at < now() - make_interval(secs => $15::float8)
+                     AND NOT EXISTS (SELECT 1 FROM events e
+                                      WHERE e.aggregate_type = 'identity'
+                                        AND e.aggregate_id = c.identity_id::text))
+               THEN EXCLUDED.identity_id
+               END
+),
+data_key AS (
+    INSERT INTO identity_keys AS k (identity_id, wrapped_key)
+    SELECT u.identity_id, u.wrapped_key
+      FROM fresh, unnest($16::uuid[], $17::bytea[]) AS u(identity_id, wrapped_key)
+     WHERE fresh.ok
+    ON CONFLICT (identity_id) DO UPDATE SET wrapped_key = EXCLUDED.wrapped_key, created_at = now()
+),
+snapshot AS (
+    INSERT INTO snapshots AS s (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+    SELECT u.*
+      FROM fresh, unnest($18::text[], $19::text[], $20::bigint[], $21::bigint[], $22::jsonb[])
+                  AS u(aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+     WHERE fresh.ok
+    ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+       SET last_sequence = EXCLUDED.last_sequence,
+           current_snapshot = EXCLUDED.current_snapshot,
+           payload = EXCLUDED.payload
+     WHERE s.last_sequence < EXCLUDED.last_sequence
+)
+INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+SELECT u.*
+  FROM fresh,
+       unnest($6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[])
+           AS u(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+ WHERE fresh.ok
+ ORDER BY u.aggregate_type, u.aggregate_id, u.sequence";
+
+/// The [`StoreError`] of a failed append; `key` is the identity whose data key it stored.
+fn classify(err: sqlx::Error, key: Option<IdentityId>) -> StoreError {
+    let sqlx::Error::Database(db) = err else {
+        return StoreError::from(err);
+    };
+    match (db.code().as_deref(), db.table()) {
+        // Another writer took the next sequence (primary key), or the chain trigger found no
+        // predecessor (the state decided on was ahead of the store): either way, the aggregate
+        // is not where the decision thought it was.
+        (Some("23505" | "23503"), Some("events") | None) => StoreError::Conflict,
+        (Some("23502"), Some("cip_claims")) => StoreError::CipClaimLost,
+        // Two appends each read the other's aggregate (no command does today): one is chosen to
+        // give way, and decides again.
+        (Some("40P01"), _) => StoreError::StaleRead,
+        (Some("23514"), Some("identity_keys")) => match key {
+            Some(identity) => StoreError::PersonalDataErased(identity),
+            None => StoreError::Database(db.message().to_owned()),
+        },
+        _ => StoreError::from(sqlx::Error::Database(db)),
     }
-    if let Some(snapshot) = &batch.snapshot {
-        query = query
-            .bind(seq(snapshot.last_sequence))
-            .bind(seq(snapshot.number))
-            .bind(&snapshot.payload);
+}
+
+/// How many groups are in flight at once, per repository.
+const GROUPS_IN_FLIGHT: usize = 2;
+
+/// The most appends one group carries.
+const MAX_GROUP: usize = 64;
+
+/// One append waiting for its group, and where its outcome goes.
+type Request = (Prepared, oneshot::Sender<Result<(), StoreError>>);
+
+/// Group commit in the application: appends that arrive while others are in flight wait for a
+/// free slot and then go together, in one statement and one commit, instead of one each.
+///
+/// With one writer nothing ever waits: each append goes alone, as [`append_one`]. With many,
+/// up to [`GROUPS_IN_FLIGHT`] statements run at once and the appends arriving meanwhile form the
+/// next group. A group is all or nothing; if it fails for any reason (a conflict, a stale fact, a
+/// lost claim in any of its appends), nothing of it was written and each of its appends is made
+/// again on its own, so each command gets exactly the outcome it would have had alone.
+pub(crate) struct Grouper {
+    pool: PgPool,
+    in_progress: Arc<std::sync::atomic::AtomicUsize>,
+    sender: std::sync::Mutex<Option<(mpsc::Sender<Request>, tokio::task::JoinHandle<()>)>>,
+}
+
+impl Grouper {
+    /// Appends through `pool`; the grouping task starts at the first append.
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            in_progress: Arc::default(),
+            sender: std::sync::Mutex::new(None),
+        }
     }
-    let result = query.execute(pool).await;
-    match result {
-        Ok(done) if done.rows_affected() == 0 && n > 0 => Err(StoreError::StaleRead),
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(db)) => Err(match (db.code().as_deref(), db.table()) {
-            // Another writer took the next sequence (primary key), or the chain trigger found no
-            // predecessor (the state decided on was ahead of the store): either way, the
-            // aggregate is not where the decision thought it was.
-            (Some("23505" | "23503"), Some("events") | None) => StoreError::Conflict,
-            (Some("23502"), Some("cip_claims")) => StoreError::CipClaimLost,
-            // Two appends each read the other's aggregate (no command does today): one is
-            // chosen to give way, and decides again.
-            (Some("40P01"), _) => StoreError::StaleRead,
-            (Some("23514"), Some("identity_keys")) => match key_identity {
-                Some(identity) => StoreError::PersonalDataErased(identity),
-                None => StoreError::Database(db.message().to_owned()),
-            },
-            _ => StoreError::from(sqlx::Error::Database(db)),
-        }),
-        Err(e) => Err(StoreError::from(e)),
+
+    /// How many appends are waiting for their group or in flight.
+    pub(crate) fn in_progress(&self) -> usize {
+        self.in_progress.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Appends `p` in the next group and returns its own outcome.
+    pub(crate) async fn append(&self, p: Prepared) -> Result<(), StoreError> {
+        let sender = {
+            let mut slot = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.as_ref() {
+                // Started on an earlier runtime that has gone: start again on this one.
+                Some((sender, task)) if !task.is_finished() => sender.clone(),
+                _ => {
+                    let (sender, receiver) = mpsc::channel(MAX_GROUP * GROUPS_IN_FLIGHT);
+                    let task = tokio::spawn(group_appends(self.pool.clone(), receiver));
+                    *slot = Some((sender.clone(), task));
+                    sender
+                }
+            }
+        };
+        let (reply, outcome) = oneshot::channel();
+        let stopped = || StoreError::Unreachable("the append task has stopped".to_owned());
+        let _counted = Counted::new(&self.in_progress);
+        sender.send((p, reply)).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+/// Counts one append in progress for as long as it lives (also when its caller gives up).
+struct Counted<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for Grouper {
+    fn drop(&mut self) {
+        let slot = self.sender.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, task)) = slot.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The grouping task: takes a slot, then every append waiting (up to [`MAX_GROUP`]), and runs
+/// them in a task of their own.
+async fn group_appends(pool: PgPool, mut requests: mpsc::Receiver<Request>) {
+    let slots = Arc::new(Semaphore::new(GROUPS_IN_FLIGHT));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = requests.recv().await else {
+            return;
+        };
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match requests.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            run_group(&pool, group).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Runs one group and answers each of its appends.
+async fn run_group(pool: &PgPool, group: Vec<Request>) {
+    if let [(p, _)] = group.as_slice() {
+        let outcome = append_one(pool, p).await;
+        if let Some((_, reply)) = group.into_iter().next() {
+            let _ = reply.send(outcome);
+        }
+        return;
+    }
+    let prepared: Vec<&Prepared> = group.iter().map(|(p, _)| p).collect();
+    if append_group(pool, &prepared).await.is_ok() {
+        for (_, reply) in group {
+            let _ = reply.send(Ok(()));
+        }
+        return;
+    }
+    let outcomes = futures::future::join_all(group.iter().map(|(p, _)| append_one(pool, p))).await;
+    for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+        let _ = reply.send(outcome);
     }
 }
 
@@ -301,5 +610,7 @@ mod tests {
             let expected = 10 + 3 * (i & 1) + 2 * (i >> 1 & 1) + 3 * (i >> 2 & 1);
             assert_eq!(parameters, expected, "variant {i}");
         }
+        let described = (&pool).describe(GROUP_STATEMENT).await.unwrap();
+        assert!(matches!(described.parameters(), Some(Either::Left(t)) if t.len() == 22));
     }
 }

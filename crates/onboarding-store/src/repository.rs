@@ -10,7 +10,7 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::append::{self, Batch};
+use crate::append::{Batch, Grouper, Prepared};
 use crate::crypto::{KeyProvider, MasterKey};
 use crate::error::StoreError;
 use crate::log::RecordedEvent;
@@ -39,6 +39,8 @@ enum Backend {
         log: PostgresLog,
         /// Wakes tailing readers after the ledger's appends commit.
         waker: Arc<Waker>,
+        /// Groups concurrent appends into one statement.
+        appends: Arc<Grouper>,
     },
 }
 
@@ -63,6 +65,7 @@ impl EventRepository {
             backend: Backend::Postgres {
                 repo: Arc::new(PostgresEventRepository::new(pool.clone())),
                 waker: Arc::new(Waker::new(pool.clone())),
+                appends: Arc::new(Grouper::new(pool.clone())),
                 log: PostgresLog::new(pool),
             },
         }
@@ -96,7 +99,8 @@ impl EventRepository {
 
     /// Appends one command's events to aggregate type `A` (see [`crate::append`]): personal data
     /// sealed, the `cip_id` claim and the data key taken, the snapshot stored, all or nothing.
-    /// On Postgres this is one autocommitted statement, after which tailing readers are woken.
+    /// On Postgres this is one autocommitted statement (shared with other appends made at the same
+    /// moment, see [`crate::append`]), after which tailing readers are woken.
     pub async fn append<A: Aggregate>(&self, batch: &Batch) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Memory(m) => {
@@ -107,12 +111,23 @@ impl EventRepository {
                     .map(|s| (batch.aggregate_id.clone(), s.payload.clone(), s.number));
                 Ok(m.persist::<A>(&sealed, snapshot).await?)
             }
-            Backend::Postgres { log, waker, .. } => {
+            Backend::Postgres { waker, appends, .. } => {
                 let sealed = self.vault.seal_with_fresh_key(&batch.events)?;
-                append::append(log.pool(), A::TYPE, batch, sealed).await?;
+                appends
+                    .append(Prepared::new(A::TYPE, batch, sealed))
+                    .await?;
                 waker.wake();
                 Ok(())
             }
+        }
+    }
+
+    /// How many appends are on their way (waiting for their group, or in flight): an operator's
+    /// gauge of write pressure. Always 0 on the embedded store.
+    pub fn appends_in_progress(&self) -> usize {
+        match &self.backend {
+            Backend::Memory(_) => 0,
+            Backend::Postgres { appends, .. } => appends.in_progress(),
         }
     }
 

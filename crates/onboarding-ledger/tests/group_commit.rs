@@ -1,0 +1,116 @@
+//! Appends made at the same moment share one statement and one commit; a group that cannot be
+//! stored whole is stored append by append, each with the outcome it would have had alone.
+
+use futures::future::join_all;
+use onboarding_ledger::domain::{event_names, ProfileId};
+use onboarding_ledger::LedgerError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use crate::fixtures::{self, amount};
+
+const PROFILES: usize = 12;
+
+/// Holds every append at the door while `run` gets under way with `n` of them, then opens it.
+async fn gated<T>(
+    pool: &PgPool,
+    ledger: &onboarding_ledger::Ledger,
+    n: usize,
+    run: impl std::future::Future<Output = T>,
+) -> T {
+    let mut gate = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut *gate)
+        .await
+        .unwrap();
+    let release = async {
+        fixtures::wait_for_appends_in_progress(ledger, n).await;
+        gate.commit().await.unwrap();
+    };
+    let (out, ()) = tokio::join!(run, release);
+    out
+}
+
+/// The transactions that wrote the fundings `prefix-*`.
+async fn funding_transactions(pool: &PgPool, prefix: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT count(*), count(DISTINCT transaction_id) FROM events
+          WHERE event_type = $1 AND payload::text LIKE '%' || $2 || '%'",
+    )
+    .bind(event_names::PROFILE_FUNDED)
+    .bind(prefix)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn appends_waiting_together_commit_together(_: PgPoolOptions, connect: PgConnectOptions) {
+    let pool = fixtures::wide_pool(connect, 24).await;
+    let ledger = fixtures::ledger(&pool);
+    let mut profiles: Vec<ProfileId> = Vec::new();
+    for _ in 0..PROFILES {
+        profiles.push(fixtures::open_profile(&ledger).await);
+    }
+
+    let fundings = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| fixtures::fund(&ledger, *p, format!("grouped-{i}"), "5"));
+    let results = gated(&pool, &ledger, PROFILES, join_all(fundings)).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let (events, transactions) = funding_transactions(&pool, "grouped-").await;
+    assert_eq!(events, PROFILES as i64);
+    assert!(
+        transactions < PROFILES as i64,
+        "{PROFILES} appends in {transactions} transactions: none were grouped"
+    );
+    for profile in profiles {
+        assert_eq!(fixtures::available_usd(&ledger, profile).await, amount("5"));
+    }
+    pool.close().await;
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_group_with_a_conflict_in_it_gives_each_append_its_own_outcome(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = fixtures::wide_pool(connect, 24).await;
+    let setup = fixtures::ledger(&pool);
+    let mut profiles: Vec<ProfileId> = Vec::new();
+    for _ in 0..PROFILES {
+        profiles.push(fixtures::open_profile(&setup).await);
+    }
+    // A ledger that has not seen the profiles: the two fundings of the first one both load it
+    // at the same version, and one of them must lose.
+    let ledger = fixtures::ledger(&pool);
+    let contested = profiles[0];
+    let mut targets = profiles.clone();
+    targets.push(contested);
+
+    let fundings = targets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| fixtures::fund(&ledger, *p, format!("mixed-{i}"), "5"));
+    let results = gated(&pool, &ledger, targets.len(), join_all(fundings)).await;
+
+    let conflicts: Vec<usize> = (results.iter().enumerate())
+        .filter(|(_, r)| matches!(r, Err(LedgerError::Conflict { .. })))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(conflicts.len(), 1, "{results:?}");
+    assert!(
+        conflicts[0] == 0 || conflicts[0] == PROFILES,
+        "only the contested profile conflicts"
+    );
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), PROFILES);
+    for profile in &profiles {
+        assert_eq!(
+            fixtures::available_usd(&ledger, *profile).await,
+            amount("5")
+        );
+    }
+    pool.close().await;
+}
