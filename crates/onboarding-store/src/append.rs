@@ -336,10 +336,6 @@ async fn append_group(pool: &PgPool, group: &[&Prepared]) -> Result<(), ()> {
             payloads.push(&p.payloads[i]);
             metadata.push(&p.metadata[i]);
         }
-        if let Some((fingerprint, identity)) = &p.claim {
-            fingerprints.push(fingerprint.as_slice());
-            claimants.push(*identity);
-        }
         if let Some((identity, wrapped)) = &p.key {
             keyed.push(identity.as_uuid());
             wrapped_keys.push(wrapped.as_slice());
@@ -351,6 +347,14 @@ async fn append_group(pool: &PgPool, group: &[&Prepared]) -> Result<(), ()> {
             snap_numbers.push(*number);
             snap_payloads.push(payload);
         }
+    }
+    // Claims in one order, so that two groups claiming the same two fingerprints for different
+    // identities cannot each wait for the other (one fails at once instead, and is redone).
+    let mut claims: Vec<_> = group.iter().filter_map(|p| p.claim.as_ref()).collect();
+    claims.sort_by(|a, b| a.0.cmp(&b.0));
+    for (fingerprint, identity) in claims {
+        fingerprints.push(fingerprint.as_slice());
+        claimants.push(*identity);
     }
     let done = sqlx::query(GROUP_STATEMENT)
         .bind(own_types)
