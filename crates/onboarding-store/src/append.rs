@@ -471,9 +471,10 @@ type Request = (Prepared, oneshot::Sender<Result<(), StoreError>>);
 /// Group commit in the application: appends that arrive while others are in flight wait for a
 /// free slot and then go together, in one statement and one commit, instead of one each.
 ///
-/// With one writer nothing ever waits: each append goes alone, as [`append_one`]. With many,
-/// up to [`GROUPS_IN_FLIGHT`] statements run at once and the appends arriving meanwhile form the
-/// next group. A group is all or nothing; if it fails for any reason (a conflict, a stale fact, a
+/// An append that finds no other on its way is made at once, in its caller's task, as
+/// [`append_one`]: one writer never waits. Otherwise it goes to the grouping task, which runs up
+/// to [`GROUPS_IN_FLIGHT`] statements at once; the appends arriving meanwhile form the next
+/// group. A group is all or nothing; if it fails for any reason (a conflict, a stale fact, a
 /// lost claim in any of its appends), nothing of it was written and each of its appends is made
 /// again on its own, so each command gets exactly the outcome it would have had alone.
 pub(crate) struct Grouper {
@@ -499,6 +500,11 @@ impl Grouper {
 
     /// Appends `p` in the next group and returns its own outcome.
     pub(crate) async fn append(&self, p: Prepared) -> Result<(), StoreError> {
+        let counted = Counted::new(&self.in_progress);
+        if counted.alone {
+            // Nothing else on its way: no group to wait for, so no hop through the task.
+            return append_one(&self.pool, &p).await;
+        }
         let sender = {
             let mut slot = self.sender.lock().unwrap_or_else(|e| e.into_inner());
             match slot.as_ref() {
@@ -514,25 +520,31 @@ impl Grouper {
         };
         let (reply, outcome) = oneshot::channel();
         let stopped = || StoreError::Unreachable("the append task has stopped".to_owned());
-        let _counted = Counted::new(&self.in_progress);
         sender.send((p, reply)).await.map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 }
 
 /// Counts one append in progress for as long as it lives (also when its caller gives up).
-struct Counted<'a>(&'a std::sync::atomic::AtomicUsize);
+struct Counted<'a> {
+    count: &'a std::sync::atomic::AtomicUsize,
+    /// No other append was in progress when this one started.
+    alone: bool,
+}
 
 impl<'a> Counted<'a> {
     fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
-        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self(count)
+        let before = count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self {
+            count,
+            alone: before == 0,
+        }
     }
 }
 
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
