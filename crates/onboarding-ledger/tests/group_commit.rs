@@ -2,7 +2,7 @@
 //! stored whole is stored append by append, each with the outcome it would have had alone.
 
 use futures::future::join_all;
-use onboarding_ledger::domain::{event_names, ProfileId};
+use onboarding_ledger::domain::{event_names, ProfileError, ProfileId};
 use onboarding_ledger::LedgerError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -112,5 +112,61 @@ async fn a_group_with_a_conflict_in_it_gives_each_append_its_own_outcome(
             amount("5")
         );
     }
+    pool.close().await;
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_stale_fact_inside_a_group_refuses_only_its_own_command(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = fixtures::wide_pool(connect, 24).await;
+    let here = fixtures::ledger(&pool);
+    let there = fixtures::ledger(&pool);
+    let mut profiles = Vec::new();
+    let mut owners = Vec::new();
+    for _ in 0..6 {
+        let owner = fixtures::approved_person(&here).await;
+        let profile = fixtures::open_account(&here, owner).await.profile_id;
+        fixtures::fund(&here, profile, "deposit", "1000")
+            .await
+            .unwrap();
+        profiles.push(profile);
+        owners.push(owner);
+    }
+    // `here` remembers the last owner as approved; another process disables it.
+    let disabled = owners[5];
+    there
+        .disable_identity(&fixtures::ctx(), disabled, "off-boarded".to_owned())
+        .await
+        .unwrap();
+
+    // The first order goes alone; the others wait behind it and form one group, the disabled
+    // owner's order (decided on the stale fact) among them.
+    let ctx = fixtures::ctx();
+    let orders = profiles
+        .iter()
+        .map(|p| here.place_order(&ctx, *p, fixtures::market_buy("100")));
+    let results = gated(&pool, &here, profiles.len(), join_all(orders)).await;
+
+    for (i, result) in results.iter().enumerate() {
+        if i == 5 {
+            assert!(
+                matches!(
+                    result,
+                    Err(LedgerError::Profile(ProfileError::OwnerNotAllowed { .. }))
+                ),
+                "the order of a disabled owner was not refused: {result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "order {i}: {result:?}");
+        }
+    }
+    let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
+        .bind(event_names::ORDER_PLACED)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(placed, 5);
     pool.close().await;
 }

@@ -25,6 +25,7 @@
 use std::sync::{Arc, LazyLock};
 
 use cqrs_es::persist::SerializedEvent;
+use futures::StreamExt;
 use onboarding_domain::IdentityId;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -297,11 +298,21 @@ pub(crate) async fn append_one(pool: &PgPool, p: &Prepared) -> Result<(), StoreE
     }
 }
 
+/// What became of a group.
+enum GroupOutcome {
+    /// Every append of the group is stored.
+    Stored,
+    /// The server refused the group (a check failed, a key was taken, ...): nothing of it was
+    /// written, and each append must be made on its own to learn its own outcome.
+    Refused,
+    /// The outcome is unknown (the connection broke with the statement sent): the error every
+    /// append of the group gets, since redoing them could store a command twice.
+    Unknown(StoreError),
+}
+
 /// Several commands' appends in one statement, all or nothing: the same checks as
-/// [`append_one`] for every one of them, one round trip and one commit for all. `Err(())` when
-/// any check failed or anything went wrong: nothing was written, and each append must then be
-/// tried on its own to learn its own outcome.
-async fn append_group(pool: &PgPool, group: &[&Prepared]) -> Result<(), ()> {
+/// [`append_one`] for every one of them, one round trip and one commit for all.
+async fn append_group(pool: &PgPool, group: &[&Prepared]) -> GroupOutcome {
     let rows: usize = group.iter().map(|p| p.sequences.len()).sum();
     let mut own_types = Vec::with_capacity(group.len());
     let mut own_ids = Vec::with_capacity(group.len());
@@ -380,14 +391,36 @@ async fn append_group(pool: &PgPool, group: &[&Prepared]) -> Result<(), ()> {
         .bind(snap_numbers)
         .bind(snap_payloads)
         .execute(pool)
-        .await
-        .map_err(|_| ())?;
-    if usize::try_from(done.rows_affected()).ok() == Some(rows) {
-        Ok(())
-    } else {
-        Err(())
+        .await;
+    match done {
+        // Every row or, when a fact read had changed, none.
+        Ok(done) if done.rows_affected() == 0 && rows > 0 => GroupOutcome::Refused,
+        Ok(_) => GroupOutcome::Stored,
+        // An error the server answered with: the statement's transaction rolled back. Or no
+        // connection to send it on.
+        Err(sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
+            GroupOutcome::Refused
+        }
+        Err(e) => GroupOutcome::Unknown(StoreError::from(e)),
     }
 }
+
+/// Whether an append of `group` read a stream another one writes. Such appends are not made
+/// together: the group's check runs before any of its writes, so it would pass a read of a
+/// stream the same statement changes, and two appends each reading the other's stream would
+/// both be stored where, made apart, one would have to decide again.
+fn reads_across(group: &[&Prepared]) -> bool {
+    let written: std::collections::HashSet<(&str, &str)> = group
+        .iter()
+        .map(|p| (p.aggregate_type, p.aggregate_id.as_str()))
+        .collect();
+    group.iter().any(|p| {
+        (p.read_types.iter().zip(&p.read_ids)).any(|(t, i)| written.contains(&(*t, i.as_str())))
+    })
+}
+
+/// How many appends of a refused group are made again at once.
+const REDONE_AT_ONCE: usize = 4;
 
 /// The statement of [`append_group`]: every array holds the rows of all the group's appends.
 const GROUP_STATEMENT: &str = "-- ledger append: a group of commands
@@ -593,13 +626,28 @@ async fn run_group(pool: &PgPool, group: Vec<Request>) {
         return;
     }
     let prepared: Vec<&Prepared> = group.iter().map(|(p, _)| p).collect();
-    if append_group(pool, &prepared).await.is_ok() {
-        for (_, reply) in group {
-            let _ = reply.send(Ok(()));
+    if !reads_across(&prepared) {
+        match append_group(pool, &prepared).await {
+            GroupOutcome::Stored => {
+                for (_, reply) in group {
+                    let _ = reply.send(Ok(()));
+                }
+                return;
+            }
+            GroupOutcome::Unknown(e) => {
+                for (_, reply) in group {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                return;
+            }
+            GroupOutcome::Refused => {}
         }
-        return;
     }
-    let outcomes = futures::future::join_all(group.iter().map(|(p, _)| append_one(pool, p))).await;
+    let redone: Vec<_> = prepared.iter().map(|p| append_one(pool, p)).collect();
+    let outcomes: Vec<_> = futures::stream::iter(redone)
+        .buffered(REDONE_AT_ONCE)
+        .collect()
+        .await;
     for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
         let _ = reply.send(outcome);
     }

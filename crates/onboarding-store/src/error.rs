@@ -1,7 +1,7 @@
 //! Errors of the store layer.
 
 /// Why the store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached; check `DATABASE_URL` and that the server is up, then retry.
     #[error("cannot reach the database: {0}")]
