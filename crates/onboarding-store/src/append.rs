@@ -498,8 +498,9 @@ const GROUPS_IN_FLIGHT: usize = 2;
 /// The most appends one group carries.
 const MAX_GROUP: usize = 64;
 
-/// One append waiting for its group, and where its outcome goes.
-type Request = (Prepared, oneshot::Sender<Result<(), StoreError>>);
+/// One append waiting for its group, where its outcome goes, and its count in progress (which
+/// ends when the outcome is sent, whether or not its caller still waits for it).
+type Request = (Prepared, oneshot::Sender<Result<(), StoreError>>, Counted);
 
 /// Group commit in the application: appends that arrive while others are in flight wait for a
 /// free slot and then go together, in one statement and one commit, instead of one each.
@@ -507,9 +508,11 @@ type Request = (Prepared, oneshot::Sender<Result<(), StoreError>>);
 /// An append that finds no other on its way is made at once, in its caller's task, as
 /// [`append_one`]: one writer never waits. Otherwise it goes to the grouping task, which runs up
 /// to [`GROUPS_IN_FLIGHT`] statements at once; the appends arriving meanwhile form the next
-/// group. A group is all or nothing; if it fails for any reason (a conflict, a stale fact, a
-/// lost claim in any of its appends), nothing of it was written and each of its appends is made
-/// again on its own, so each command gets exactly the outcome it would have had alone.
+/// group. A group is all or nothing. If the server refuses it (a conflict, a stale fact, a lost
+/// claim in any of its appends), nothing of it was written and each of its appends is made again
+/// on its own, so each command gets exactly the outcome it would have had alone; if its outcome
+/// is unknown (the connection broke), each gets that error. Appends that read a stream another
+/// member writes are made one by one.
 pub(crate) struct Grouper {
     pool: PgPool,
     in_progress: Arc<std::sync::atomic::AtomicUsize>,
@@ -533,7 +536,7 @@ impl Grouper {
 
     /// Appends `p` in the next group and returns its own outcome.
     pub(crate) async fn append(&self, p: Prepared) -> Result<(), StoreError> {
-        let counted = Counted::new(&self.in_progress);
+        let counted = Counted::new(self.in_progress.clone());
         if counted.alone {
             // Nothing else on its way: no group to wait for, so no hop through the task.
             return append_one(&self.pool, &p).await;
@@ -553,20 +556,23 @@ impl Grouper {
         };
         let (reply, outcome) = oneshot::channel();
         let stopped = || StoreError::Unreachable("the append task has stopped".to_owned());
-        sender.send((p, reply)).await.map_err(|_| stopped())?;
+        sender
+            .send((p, reply, counted))
+            .await
+            .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 }
 
-/// Counts one append in progress for as long as it lives (also when its caller gives up).
-struct Counted<'a> {
-    count: &'a std::sync::atomic::AtomicUsize,
+/// Counts one append in progress for as long as it lives.
+struct Counted {
+    count: Arc<std::sync::atomic::AtomicUsize>,
     /// No other append was in progress when this one started.
     alone: bool,
 }
 
-impl<'a> Counted<'a> {
-    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+impl Counted {
+    fn new(count: Arc<std::sync::atomic::AtomicUsize>) -> Self {
         let before = count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Self {
             count,
@@ -575,7 +581,7 @@ impl<'a> Counted<'a> {
     }
 }
 
-impl Drop for Counted<'_> {
+impl Drop for Counted {
     fn drop(&mut self) {
         self.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
@@ -618,39 +624,29 @@ async fn group_appends(pool: PgPool, mut requests: mpsc::Receiver<Request>) {
 
 /// Runs one group and answers each of its appends.
 async fn run_group(pool: &PgPool, group: Vec<Request>) {
-    if let [(p, _)] = group.as_slice() {
-        let outcome = append_one(pool, p).await;
-        if let Some((_, reply)) = group.into_iter().next() {
-            let _ = reply.send(outcome);
-        }
-        return;
-    }
-    let prepared: Vec<&Prepared> = group.iter().map(|(p, _)| p).collect();
-    if !reads_across(&prepared) {
-        match append_group(pool, &prepared).await {
-            GroupOutcome::Stored => {
-                for (_, reply) in group {
-                    let _ = reply.send(Ok(()));
-                }
-                return;
-            }
-            GroupOutcome::Unknown(e) => {
-                for (_, reply) in group {
-                    let _ = reply.send(Err(e.clone()));
-                }
-                return;
-            }
-            GroupOutcome::Refused => {}
-        }
-    }
-    let redone: Vec<_> = prepared.iter().map(|p| append_one(pool, p)).collect();
-    let outcomes: Vec<_> = futures::stream::iter(redone)
-        .buffered(REDONE_AT_ONCE)
-        .collect()
-        .await;
-    for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+    let prepared: Vec<&Prepared> = group.iter().map(|(p, _, _)| p).collect();
+    let outcomes: Vec<Result<(), StoreError>> = match prepared.as_slice() {
+        [one] => vec![append_one(pool, one).await],
+        _ if reads_across(&prepared) => redo(pool, &prepared).await,
+        _ => match append_group(pool, &prepared).await {
+            GroupOutcome::Stored => vec![Ok(()); group.len()],
+            GroupOutcome::Unknown(e) => vec![Err(e); group.len()],
+            GroupOutcome::Refused => redo(pool, &prepared).await,
+        },
+    };
+    // Each count in progress ends with its outcome sent.
+    for ((_, reply, _counted), outcome) in group.into_iter().zip(outcomes) {
         let _ = reply.send(outcome);
     }
+}
+
+/// Makes each append of a group on its own, a few at a time; their outcomes in order.
+async fn redo(pool: &PgPool, group: &[&Prepared]) -> Vec<Result<(), StoreError>> {
+    let redone: Vec<_> = group.iter().map(|p| append_one(pool, p)).collect();
+    futures::stream::iter(redone)
+        .buffered(REDONE_AT_ONCE)
+        .collect()
+        .await
 }
 
 #[cfg(test)]
