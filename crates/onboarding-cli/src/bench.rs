@@ -21,9 +21,19 @@ pub struct BenchArgs {
     /// Seconds each command phase is measured (default 10; 2 with --quick).
     #[arg(long)]
     duration_secs: Option<f64>,
-    /// Also measure what-if variants (appends without NOTIFY, other projector set-ups).
+    /// Also measure the projector's what-if variants (other batch sizes and commit modes).
     #[arg(long)]
     explore: bool,
+    /// Measure one section alone: `catch-up` prints the projector catch-up figure as JSON.
+    #[arg(long, value_enum)]
+    only: Option<Section>,
+}
+
+/// A section of the benchmark that can run alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// The projector catch-up over `--events` generated events, against a raw ordered read.
+    CatchUp,
 }
 
 /// Runs the benchmark against the server of `database_url` (it creates and drops its own
@@ -45,6 +55,11 @@ pub async fn run(database_url: Option<&str>, json: bool, args: BenchArgs) -> any
     }
     if let Some(seconds) = args.duration_secs {
         options.duration = Duration::try_from_secs_f64(seconds).context("--duration-secs")?;
+    }
+    if args.only == Some(Section::CatchUp) {
+        let figure = onboarding_bench::run_catch_up(options).await?;
+        println!("{}", serde_json::to_string_pretty(&figure)?);
+        return Ok(());
     }
     let report = onboarding_bench::run(options).await?;
     if json {
