@@ -93,6 +93,13 @@ impl Reader {
         }
     }
 
+    /// Whether committed events certainly wait to be sequenced (`postgres::lagging`), asked on
+    /// the reader's own connection: the run loop asks it when idle, and must not wait for a
+    /// connection of the pool, which its leases and a concurrent catch-up may all hold.
+    pub(crate) async fn lagging(&mut self) -> Result<bool, ProjectionError> {
+        Ok(onboarding_store::postgres::lagging(self.conn().await?).await?)
+    }
+
     /// Sequences newly committed events (as `PostgresLog::sequence` does) and returns the head.
     pub(crate) async fn sequence(&mut self) -> Result<i64, ProjectionError> {
         let conn = self.conn().await?;

@@ -263,10 +263,7 @@ impl Projector {
             // Committed events that could not be sequenced yet (an older transaction holds the
             // horizon) send no second notification: look again soon rather than at the poll,
             // backing off while the horizon stays held.
-            let lagging = PostgresLog::new(self.pool.clone())
-                .lagging()
-                .await
-                .unwrap_or(false);
+            let lagging = reader.lagging().await.unwrap_or(false);
             recheck = if lagging {
                 (recheck * 2).min(self.options.poll_interval)
             } else {

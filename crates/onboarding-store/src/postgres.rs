@@ -148,6 +148,19 @@ impl Drop for Waker {
     }
 }
 
+/// Whether committed events certainly wait to be sequenced on the database of `conn`: the
+/// newest event is not in the log yet (an older transaction still running holds the horizon
+/// back). Two index lookups; a `false` can miss an unsequenced event older than the newest
+/// sequenced one.
+pub async fn lagging(conn: &mut PgConnection) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce((SELECT max(event_id) FROM events), 0)
+              > coalesce((SELECT max(event_id) FROM event_log), 0)",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
 /// The global log in Postgres.
 #[derive(Clone)]
 pub struct PostgresLog {
@@ -208,16 +221,10 @@ impl PostgresLog {
         }
     }
 
-    /// Whether committed events certainly wait to be sequenced: the newest event is not in the
-    /// log yet (an older transaction still running holds the horizon back). Two index lookups;
-    /// a `false` can miss an unsequenced event older than the newest sequenced one.
+    /// Whether committed events certainly wait to be sequenced (see [`lagging`]).
     pub async fn lagging(&self) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT coalesce((SELECT max(event_id) FROM events), 0)
-                  > coalesce((SELECT max(event_id) FROM event_log), 0)",
-        )
-        .fetch_one(&self.pool)
-        .await?)
+        let mut conn = self.pool.acquire().await?;
+        lagging(&mut conn).await
     }
 
     /// The highest sequenced position (0 when empty), without sequencing.
