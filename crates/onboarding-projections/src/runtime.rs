@@ -879,20 +879,23 @@ impl Lease {
         } else {
             return Ok(Acquired::NoConnection);
         };
-        let mut conn = conn;
+        // A lease from here on: if this future is dropped or the query fails after the server
+        // granted the lock, dropping it closes the connection instead of pooling it locked.
+        let mut lease = Lease {
+            conn: Some(conn),
+            name: name.to_owned(),
+        };
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
             .bind(LEASE_CLASS)
             .bind(name)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut **lease.conn())
             .await?;
-        Ok(if got {
-            Acquired::Lease(Lease {
-                conn: Some(conn),
-                name: name.to_owned(),
-            })
-        } else {
-            Acquired::HeldElsewhere
-        })
+        if got {
+            return Ok(Acquired::Lease(lease));
+        }
+        // Not granted: the connection holds nothing and may go back to the pool.
+        drop(lease.conn.take());
+        Ok(Acquired::HeldElsewhere)
     }
 
     fn conn(&mut self) -> &mut PoolConnection<Postgres> {
@@ -902,15 +905,21 @@ impl Lease {
     }
 
     async fn release(mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
-                .bind(LEASE_CLASS)
-                .bind(&self.name)
-                .execute(&mut *conn)
-                .await;
-            if unlocked.is_err() {
-                // Never return a connection that may still hold the lock to the pool.
-                drop(conn.detach());
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        // Every session lock of the connection (a lease connection holds no other), so that it
+        // goes back to the pool holding nothing. The connection stays in the lease while this
+        // runs: if this future is dropped midway, dropping the lease closes it.
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock_all()")
+            .execute(&mut **conn)
+            .await;
+        match unlocked {
+            Ok(_) => drop(self.conn.take()),
+            // The lease's drop closes the connection: never pool one that may still hold the
+            // lock.
+            Err(e) => {
+                tracing::warn!(lease = %self.name, error = %e, "closing a lease connection that could not unlock")
             }
         }
     }
