@@ -7,6 +7,7 @@
 //! table, defaults and hash-chain trigger as any append; they decode as real domain events and
 //! replay as valid histories.
 
+use onboarding_store::postgres::copy_text;
 use serde_json::Value;
 use sqlx::postgres::PgPoolCopyExt;
 use sqlx::{PgPool, Row};
@@ -197,15 +198,15 @@ impl Template {
 impl TemplateRow {
     /// One line of `COPY ... FROM STDIN` text format.
     fn write_copy_line(&self, ids: &[Uuid], out: &mut Vec<u8>) {
-        copy_field(out, &self.aggregate_type);
+        copy_text(out, &self.aggregate_type);
         out.push(b'\t');
         copy_pieces(out, &self.aggregate_id, ids);
         out.push(b'\t');
         out.extend_from_slice(self.sequence.to_string().as_bytes());
         out.push(b'\t');
-        copy_field(out, &self.event_type);
+        copy_text(out, &self.event_type);
         out.push(b'\t');
-        copy_field(out, &self.event_version);
+        copy_text(out, &self.event_version);
         out.push(b'\t');
         copy_pieces(out, &self.payload, ids);
         out.push(b'\t');
@@ -218,23 +219,10 @@ fn copy_pieces(out: &mut Vec<u8>, pieces: &[Piece], ids: &[Uuid]) {
     let mut uuid = Uuid::encode_buffer();
     for piece in pieces {
         match piece {
-            Piece::Text(text) => copy_field(out, text),
+            Piece::Text(text) => copy_text(out, text),
             Piece::Slot(n) => {
                 out.extend_from_slice(ids[*n].hyphenated().encode_lower(&mut uuid).as_bytes())
             }
-        }
-    }
-}
-
-/// Text with COPY's escapes for the characters its text format reserves.
-fn copy_field(out: &mut Vec<u8>, text: &str) {
-    for &b in text.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
         }
     }
 }
@@ -300,12 +288,5 @@ mod tests {
                 ids[0], ids[1], ids[0]
             )
         );
-    }
-
-    #[test]
-    fn copy_text_escapes_its_reserved_characters() {
-        let mut out = Vec::new();
-        copy_field(&mut out, "a\\b\tc\nd");
-        assert_eq!(out, b"a\\\\b\\tc\\nd");
     }
 }

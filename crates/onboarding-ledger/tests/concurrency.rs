@@ -92,22 +92,15 @@ async fn writers_that_loaded_the_same_version_all_but_one_conflict(
     let amounts = power_of_two_amounts();
 
     // Hold every append at the door until all writers have loaded the profile and tried to
-    // insert: they then race for the same sequence number, deterministically.
-    let mut gate = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
-        .execute(&mut *gate)
-        .await
-        .unwrap();
-    let release = async {
-        // Every writer has decided and is appending: blocked at the gate, or waiting to join
-        // the next group of appends behind the blocked ones.
-        fixtures::wait_for_appends_in_progress(&ledger, WRITERS).await;
-        gate.commit().await.unwrap();
-    };
-    let (won, ()) = tokio::join!(
+    // insert (blocked at the gate, or waiting to join the next group of appends behind the
+    // blocked ones): they then race for the same sequence number, deterministically.
+    let won = fixtures::gated(
+        &pool,
+        &ledger,
+        WRITERS,
         fund_concurrently(&ledger, profile, "dep", &amounts),
-        release
-    );
+    )
+    .await;
 
     assert_eq!(won.len(), 1, "exactly one of the writers wins: {won:?}");
     let expected: Vec<_> = won

@@ -321,3 +321,24 @@ pub async fn wait_for_appends_in_progress(ledger: &Ledger, n: usize) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Holds every append at the door (`LOCK TABLE events`) while `run` gets under way with `n` of
+/// them, then opens it: they then race deterministically.
+pub async fn gated<T>(
+    pool: &PgPool,
+    ledger: &Ledger,
+    n: usize,
+    run: impl std::future::Future<Output = T>,
+) -> T {
+    let mut gate = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut *gate)
+        .await
+        .unwrap();
+    let release = async {
+        wait_for_appends_in_progress(ledger, n).await;
+        gate.commit().await.unwrap();
+    };
+    let (out, ()) = tokio::join!(run, release);
+    out
+}

@@ -11,26 +11,6 @@ use crate::fixtures::{self, amount};
 
 const PROFILES: usize = 12;
 
-/// Holds every append at the door while `run` gets under way with `n` of them, then opens it.
-async fn gated<T>(
-    pool: &PgPool,
-    ledger: &onboarding_ledger::Ledger,
-    n: usize,
-    run: impl std::future::Future<Output = T>,
-) -> T {
-    let mut gate = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
-        .execute(&mut *gate)
-        .await
-        .unwrap();
-    let release = async {
-        fixtures::wait_for_appends_in_progress(ledger, n).await;
-        gate.commit().await.unwrap();
-    };
-    let (out, ()) = tokio::join!(run, release);
-    out
-}
-
 /// The transactions that wrote the fundings `prefix-*`.
 async fn funding_transactions(pool: &PgPool, prefix: &str) -> (i64, i64) {
     sqlx::query_as(
@@ -57,7 +37,7 @@ async fn appends_waiting_together_commit_together(_: PgPoolOptions, connect: PgC
         .iter()
         .enumerate()
         .map(|(i, p)| fixtures::fund(&ledger, *p, format!("grouped-{i}"), "5"));
-    let results = gated(&pool, &ledger, PROFILES, join_all(fundings)).await;
+    let results = fixtures::gated(&pool, &ledger, PROFILES, join_all(fundings)).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 
     let (events, transactions) = funding_transactions(&pool, "grouped-").await;
@@ -94,7 +74,7 @@ async fn a_group_with_a_conflict_in_it_gives_each_append_its_own_outcome(
         .iter()
         .enumerate()
         .map(|(i, p)| fixtures::fund(&ledger, *p, format!("mixed-{i}"), "5"));
-    let results = gated(&pool, &ledger, targets.len(), join_all(fundings)).await;
+    let results = fixtures::gated(&pool, &ledger, targets.len(), join_all(fundings)).await;
 
     let conflicts: Vec<usize> = (results.iter().enumerate())
         .filter(|(_, r)| matches!(r, Err(LedgerError::Conflict { .. })))
@@ -147,7 +127,7 @@ async fn a_stale_fact_inside_a_group_refuses_only_its_own_command(
     let orders = profiles
         .iter()
         .map(|p| here.place_order(&ctx, *p, fixtures::market_buy("100")));
-    let results = gated(&pool, &here, profiles.len(), join_all(orders)).await;
+    let results = fixtures::gated(&pool, &here, profiles.len(), join_all(orders)).await;
 
     for (i, result) in results.iter().enumerate() {
         if i == 5 {

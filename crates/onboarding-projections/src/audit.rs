@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use onboarding_domain::{event_names, AccountEvent, IdentityEvent, IdentityId, ProfileEvent};
+use onboarding_store::postgres::copy_text;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -343,19 +344,6 @@ fn copy_line(out: &mut Vec<u8>, e: &AuditEntry) {
     out.push(b'\n');
 }
 
-/// A text field of `COPY` text format: backslash, tab, newline and carriage return escaped.
-fn copy_text(out: &mut Vec<u8>, text: &str) {
-    for b in text.bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
-    }
-}
-
 /// Reads an identity's audit trail (all identities when `identity` is `None`) up to `as_of`, in
 /// log order.
 pub async fn load_trail(
@@ -394,16 +382,4 @@ pub async fn load_trail(
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(ProjectionError::from)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::copy_text;
-
-    #[test]
-    fn copy_text_escapes_its_reserved_characters() {
-        let mut out = Vec::new();
-        copy_text(&mut out, "a\\b\tc\nd\re");
-        assert_eq!(out, b"a\\\\b\\tc\\nd\\re");
-    }
 }

@@ -1,9 +1,9 @@
 //! Reading the log for the projector: one read and one decode per batch, whatever the number of
 //! projections it is handed to, and no sequencing while the batch lies below the sequenced head.
 
-use onboarding_store::{EventMetadata, RecordedEvent};
+use onboarding_store::postgres::decode_row;
 use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres, Row};
+use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::error::ProjectionError;
 use crate::event::ProjectedEvent;
@@ -137,7 +137,7 @@ impl Reader {
             undecodable: None,
         };
         for row in &rows {
-            match ProjectedEvent::decode_with(record(row)?, &upcasters) {
+            match ProjectedEvent::decode_with(decode_row(row)?, &upcasters) {
                 Ok(event) => batch.events.push(event),
                 Err(e) => {
                     batch.undecodable = Some(e);
@@ -240,20 +240,4 @@ impl<T> Drop for Spawned<T> {
             handle.abort();
         }
     }
-}
-
-fn record(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, ProjectionError> {
-    let metadata: serde_json::Value = row.try_get("metadata")?;
-    Ok(RecordedEvent {
-        position: row.try_get("position")?,
-        recorded_at: row.try_get("recorded_at")?,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: row.try_get("payload")?,
-        metadata: EventMetadata::from_json(&metadata),
-        hash: row.try_get("hash")?,
-    })
 }

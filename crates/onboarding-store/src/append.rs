@@ -3,9 +3,10 @@
 //!
 //! The stock `postgres-es` repository appends in a transaction (`BEGIN`, one `INSERT` per event,
 //! `COMMIT`) after the `cip_id` claim and the identity's data key were committed on their own.
-//! [`append`] writes exactly the same `events` and `snapshots` rows, and the claim and the key
+//! The ledger writes exactly the same `events` and `snapshots` rows, and the claim and the key
 //! with them, in a single statement of data-modifying CTEs: one round trip and one commit per
-//! command, and nothing of a refused append stays behind. Stock readers and writers keep working
+//! command (or per group of commands appending at the same moment, see `Grouper`), and nothing
+//! of a refused append stays behind. Stock readers and writers keep working
 //! on the same tables: the primary key `(aggregate_type, aggregate_id, sequence)` still decides
 //! every race, and the chain trigger still hashes each row.
 //!
@@ -85,9 +86,9 @@ impl std::fmt::Debug for Batch {
 /// is the one case it could miss, and only on that stock path.)
 pub(crate) const ORPHAN_AFTER_SECONDS: f64 = 60.0;
 
-/// The parts of the statement an append needs: the claim, the key and the snapshot CTEs are
-/// left out when there is nothing to write (an order needs none of them), which spares the
-/// server from opening those tables and their indexes.
+/// The parts of the statement a group of appends (often of one) needs: the claim, the key and
+/// the snapshot CTEs are left out when there is nothing to write (an order needs none of them),
+/// which spares the server from opening those tables and their indexes.
 #[derive(Debug, Clone, Copy)]
 struct Parts {
     claim: bool,
@@ -96,21 +97,32 @@ struct Parts {
 }
 
 impl Parts {
+    /// What `group` writes besides its events.
+    fn of(group: &[&Prepared]) -> Self {
+        Self {
+            claim: group.iter().any(|p| p.claim.is_some()),
+            key: group.iter().any(|p| p.key.is_some()),
+            snapshot: group.iter().any(|p| p.snapshot.is_some()),
+        }
+    }
+
     fn index(self) -> usize {
         usize::from(self.claim) | usize::from(self.key) << 1 | usize::from(self.snapshot) << 2
     }
 
     /// The statement for these parts. Its leading comment names it in `pg_stat_activity`, which
-    /// cuts long query texts short. `$1`–`$10` are always bound (aggregate, events, reads); the
-    /// claim's, the key's and the snapshot's parameters follow in that order, when present.
+    /// cuts long query texts short. Every parameter is an array holding the rows of all the
+    /// appends of the group: `$1`–`$5` the streams written and read (for the check), `$6`–`$12`
+    /// the events; the claims', the keys' and the snapshots' parameters follow in that order,
+    /// when present.
     fn statement(self) -> String {
         let mut sql = String::from(
-            "-- ledger append: events with their claim, key and snapshot
+            "-- ledger append: events with their claims, keys and snapshots
 WITH fresh AS (
-    SELECT consulted_unchanged(ARRAY[$1::text], ARRAY[$2::text], $8::text[], $9::text[], $10::bigint[]) AS ok
+    SELECT consulted_unchanged($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS ok
 )",
         );
-        let mut next = 11;
+        let mut next = 13;
         let mut params = |n: usize| {
             let first = next;
             next += n;
@@ -122,7 +134,9 @@ WITH fresh AS (
                 ",
 claim AS (
     INSERT INTO cip_claims AS c (fingerprint, identity_id)
-    SELECT ${p}::bytea, ${q}::uuid FROM fresh WHERE fresh.ok
+    SELECT u.fingerprint, u.identity_id
+      FROM fresh, unnest(${p}::bytea[], ${q}::uuid[]) AS u(fingerprint, identity_id)
+     WHERE fresh.ok
     ON CONFLICT (fingerprint) DO UPDATE
        SET claimed_at = now(),
            identity_id = CASE
@@ -144,19 +158,24 @@ claim AS (
                 ",
 data_key AS (
     INSERT INTO identity_keys AS k (identity_id, wrapped_key)
-    SELECT ${p}::uuid, ${q}::bytea FROM fresh WHERE fresh.ok
+    SELECT u.identity_id, u.wrapped_key
+      FROM fresh, unnest(${p}::uuid[], ${q}::bytea[]) AS u(identity_id, wrapped_key)
+     WHERE fresh.ok
     ON CONFLICT (identity_id) DO UPDATE SET wrapped_key = EXCLUDED.wrapped_key, created_at = now()
 )",
                 q = p + 1
             ));
         }
         if self.snapshot {
-            let p = params(3);
+            let p = params(5);
             sql.push_str(&format!(
                 ",
 snapshot AS (
     INSERT INTO snapshots AS s (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-    SELECT $1, $2, ${p}::bigint, ${q}::bigint, ${r}::jsonb FROM fresh WHERE fresh.ok
+    SELECT u.*
+      FROM fresh, unnest(${p}::text[], ${q}::text[], ${r}::bigint[], ${t}::bigint[], ${v}::jsonb[])
+                  AS u(aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+     WHERE fresh.ok
     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
        SET last_sequence = EXCLUDED.last_sequence,
            current_snapshot = EXCLUDED.current_snapshot,
@@ -164,18 +183,20 @@ snapshot AS (
      WHERE s.last_sequence < EXCLUDED.last_sequence
 )",
                 q = p + 1,
-                r = p + 2
+                r = p + 2,
+                t = p + 3,
+                v = p + 4
             ));
         }
         sql.push_str(
             "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-SELECT $1, $2, u.sequence, u.event_type, u.event_version, u.payload, u.metadata
+SELECT u.*
   FROM fresh,
-       unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[])
-           AS u(sequence, event_type, event_version, payload, metadata)
+       unnest($6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[])
+           AS u(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
  WHERE fresh.ok
- ORDER BY u.sequence",
+ ORDER BY u.aggregate_type, u.aggregate_id, u.sequence",
         );
         sql
     }
@@ -259,60 +280,10 @@ impl Prepared {
     }
 }
 
-/// Appends one command's events (see the module documentation).
-pub(crate) async fn append_one(pool: &PgPool, p: &Prepared) -> Result<(), StoreError> {
-    let parts = Parts {
-        claim: p.claim.is_some(),
-        key: p.key.is_some(),
-        snapshot: p.snapshot.is_some(),
-    };
-    let mut query = sqlx::query(&STATEMENTS[parts.index()])
-        .bind(p.aggregate_type)
-        .bind(&p.aggregate_id)
-        .bind(&p.sequences)
-        .bind(&p.event_types)
-        .bind(&p.versions)
-        .bind(&p.payloads)
-        .bind(&p.metadata)
-        .bind(&p.read_types)
-        .bind(&p.read_ids)
-        .bind(&p.read_sequences);
-    if let Some((fingerprint, identity)) = &p.claim {
-        query = query
-            .bind(fingerprint.as_slice())
-            .bind(identity)
-            .bind(ORPHAN_AFTER_SECONDS);
-    }
-    if let Some((identity, wrapped)) = &p.key {
-        query = query.bind(identity.as_uuid()).bind(wrapped.as_slice());
-    }
-    if let Some((last_sequence, number, payload)) = &p.snapshot {
-        query = query.bind(last_sequence).bind(number).bind(payload);
-    }
-    match query.execute(pool).await {
-        Ok(done) if done.rows_affected() == 0 && !p.sequences.is_empty() => {
-            Err(StoreError::StaleRead)
-        }
-        Ok(_) => Ok(()),
-        Err(e) => Err(classify(e, p.key.as_ref().map(|(identity, _)| *identity))),
-    }
-}
-
-/// What became of a group.
-enum GroupOutcome {
-    /// Every append of the group is stored.
-    Stored,
-    /// The server refused the group (a check failed, a key was taken, ...): nothing of it was
-    /// written, and each append must be made on its own to learn its own outcome.
-    Refused,
-    /// The outcome is unknown (the connection broke with the statement sent): the error every
-    /// append of the group gets, since redoing them could store a command twice.
-    Unknown(StoreError),
-}
-
-/// Several commands' appends in one statement, all or nothing: the same checks as
-/// [`append_one`] for every one of them, one round trip and one commit for all.
-async fn append_group(pool: &PgPool, group: &[&Prepared]) -> GroupOutcome {
+/// Runs the statement for `group` (one append or several) and returns how many events it
+/// stored: all of them, or none when a fact one of them read had changed.
+async fn execute(pool: &PgPool, group: &[&Prepared]) -> Result<u64, sqlx::Error> {
+    let parts = Parts::of(group);
     let rows: usize = group.iter().map(|p| p.sequences.len()).sum();
     let mut own_types = Vec::with_capacity(group.len());
     let mut own_ids = Vec::with_capacity(group.len());
@@ -328,7 +299,6 @@ async fn append_group(pool: &PgPool, group: &[&Prepared]) -> GroupOutcome {
         Vec::with_capacity(rows),
         Vec::with_capacity(rows),
     );
-    let (mut fingerprints, mut claimants) = (Vec::new(), Vec::new());
     let (mut keyed, mut wrapped_keys) = (Vec::new(), Vec::new());
     let (mut snap_types, mut snap_ids, mut snap_sequences, mut snap_numbers, mut snap_payloads) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -359,15 +329,7 @@ async fn append_group(pool: &PgPool, group: &[&Prepared]) -> GroupOutcome {
             snap_payloads.push(payload);
         }
     }
-    // Claims in one order, so that two groups claiming the same two fingerprints for different
-    // identities cannot each wait for the other (one fails at once instead, and is redone).
-    let mut claims: Vec<_> = group.iter().filter_map(|p| p.claim.as_ref()).collect();
-    claims.sort_by(|a, b| a.0.cmp(&b.0));
-    for (fingerprint, identity) in claims {
-        fingerprints.push(fingerprint.as_slice());
-        claimants.push(*identity);
-    }
-    let done = sqlx::query(GROUP_STATEMENT)
+    let mut query = sqlx::query(&STATEMENTS[parts.index()])
         .bind(own_types)
         .bind(own_ids)
         .bind(read_types)
@@ -379,22 +341,62 @@ async fn append_group(pool: &PgPool, group: &[&Prepared]) -> GroupOutcome {
         .bind(event_types)
         .bind(versions)
         .bind(payloads)
-        .bind(metadata)
-        .bind(fingerprints)
-        .bind(claimants)
-        .bind(ORPHAN_AFTER_SECONDS)
-        .bind(keyed)
-        .bind(wrapped_keys)
-        .bind(snap_types)
-        .bind(snap_ids)
-        .bind(snap_sequences)
-        .bind(snap_numbers)
-        .bind(snap_payloads)
-        .execute(pool)
-        .await;
-    match done {
-        // Every row or, when a fact read had changed, none.
-        Ok(done) if done.rows_affected() == 0 && rows > 0 => GroupOutcome::Refused,
+        .bind(metadata);
+    if parts.claim {
+        // Claims in one order, so that two groups claiming the same two fingerprints for
+        // different identities cannot each wait for the other (one fails at once instead).
+        let mut claims: Vec<_> = group.iter().filter_map(|p| p.claim.as_ref()).collect();
+        claims.sort_by(|a, b| a.0.cmp(&b.0));
+        let (fingerprints, claimants): (Vec<&[u8]>, Vec<uuid::Uuid>) = claims
+            .into_iter()
+            .map(|(fingerprint, identity)| (fingerprint.as_slice(), *identity))
+            .unzip();
+        query = query
+            .bind(fingerprints)
+            .bind(claimants)
+            .bind(ORPHAN_AFTER_SECONDS);
+    }
+    if parts.key {
+        query = query.bind(keyed).bind(wrapped_keys);
+    }
+    if parts.snapshot {
+        query = query
+            .bind(snap_types)
+            .bind(snap_ids)
+            .bind(snap_sequences)
+            .bind(snap_numbers)
+            .bind(snap_payloads);
+    }
+    Ok(query.execute(pool).await?.rows_affected())
+}
+
+/// Appends one command's events (see the module documentation).
+pub(crate) async fn append_one(pool: &PgPool, p: &Prepared) -> Result<(), StoreError> {
+    match execute(pool, &[p]).await {
+        Ok(0) if !p.sequences.is_empty() => Err(StoreError::StaleRead),
+        Ok(_) => Ok(()),
+        Err(e) => Err(classify(e, p.key.as_ref().map(|(identity, _)| *identity))),
+    }
+}
+
+/// What became of a group.
+enum GroupOutcome {
+    /// Every append of the group is stored.
+    Stored,
+    /// The server refused the group (a check failed, a key was taken, ...): nothing of it was
+    /// written, and each append must be made on its own to learn its own outcome.
+    Refused,
+    /// The outcome is unknown (the connection broke with the statement sent): the error every
+    /// append of the group gets, since redoing them could store a command twice.
+    Unknown(StoreError),
+}
+
+/// Several commands' appends in one statement, all or nothing: the same checks as
+/// [`append_one`] for every one of them, one round trip and one commit for all.
+async fn append_group(pool: &PgPool, group: &[&Prepared]) -> GroupOutcome {
+    match execute(pool, group).await {
+        // Every event or, when a fact read had changed, none.
+        Ok(0) => GroupOutcome::Refused,
         Ok(_) => GroupOutcome::Stored,
         // An error the server answered with: the statement's transaction rolled back. Or no
         // connection to send it on.
@@ -421,54 +423,6 @@ fn reads_across(group: &[&Prepared]) -> bool {
 
 /// How many appends of a refused group are made again at once.
 const REDONE_AT_ONCE: usize = 4;
-
-/// The statement of [`append_group`]: every array holds the rows of all the group's appends.
-const GROUP_STATEMENT: &str = "-- ledger append: a group of commands
-WITH fresh AS (
-    SELECT consulted_unchanged($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS ok
-),
-claim AS (
-    INSERT INTO cip_claims AS c (fingerprint, identity_id)
-    SELECT u.fingerprint, u.identity_id
-      FROM fresh, unnest($13::bytea[], $14::uuid[]) AS u(fingerprint, identity_id)
-     WHERE fresh.ok
-    ON CONFLICT (fingerprint) DO UPDATE
-       SET claimed_at = now(),
-           identity_id = CASE
-               WHEN c.identity_id = EXCLUDED.identity_id
-                 OR (c.claimed_at < now() - make_interval(secs => $15::float8)
-                     AND NOT EXISTS (SELECT 1 FROM events e
-                                      WHERE e.aggregate_type = 'identity'
-                                        AND e.aggregate_id = c.identity_id::text))
-               THEN EXCLUDED.identity_id
-               END
-),
-data_key AS (
-    INSERT INTO identity_keys AS k (identity_id, wrapped_key)
-    SELECT u.identity_id, u.wrapped_key
-      FROM fresh, unnest($16::uuid[], $17::bytea[]) AS u(identity_id, wrapped_key)
-     WHERE fresh.ok
-    ON CONFLICT (identity_id) DO UPDATE SET wrapped_key = EXCLUDED.wrapped_key, created_at = now()
-),
-snapshot AS (
-    INSERT INTO snapshots AS s (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-    SELECT u.*
-      FROM fresh, unnest($18::text[], $19::text[], $20::bigint[], $21::bigint[], $22::jsonb[])
-                  AS u(aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-     WHERE fresh.ok
-    ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-       SET last_sequence = EXCLUDED.last_sequence,
-           current_snapshot = EXCLUDED.current_snapshot,
-           payload = EXCLUDED.payload
-     WHERE s.last_sequence < EXCLUDED.last_sequence
-)
-INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-SELECT u.*
-  FROM fresh,
-       unnest($6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[])
-           AS u(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
- WHERE fresh.ok
- ORDER BY u.aggregate_type, u.aggregate_id, u.sequence";
 
 /// The [`StoreError`] of a failed append; `key` is the identity whose data key it stored.
 fn classify(err: sqlx::Error, key: Option<IdentityId>) -> StoreError {
@@ -667,10 +621,8 @@ mod tests {
                 Some(Either::Right(n)) => n,
                 None => 0,
             };
-            let expected = 10 + 3 * (i & 1) + 2 * (i >> 1 & 1) + 3 * (i >> 2 & 1);
+            let expected = 12 + 3 * (i & 1) + 2 * (i >> 1 & 1) + 5 * (i >> 2 & 1);
             assert_eq!(parameters, expected, "variant {i}");
         }
-        let described = (&pool).describe(GROUP_STATEMENT).await.unwrap();
-        assert!(matches!(described.parameters(), Some(Either::Left(t)) if t.len() == 22));
     }
 }

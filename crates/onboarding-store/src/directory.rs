@@ -2,7 +2,7 @@
 //! says it is (never a read model, which may lag).
 //!
 //! With caches, answers come from the ledger's cached states when it has them; every answer is
-//! noted in the decision's [`scope`](crate::scope) with the version it came from, and the append
+//! noted in the decision's [`scope`] with the version it came from, and the append
 //! stores the decision only if those aggregates are still at that version.
 
 use std::sync::Arc;

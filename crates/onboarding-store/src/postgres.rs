@@ -261,7 +261,7 @@ impl PostgresLog {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(decode)
+            .map(decode_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
@@ -287,7 +287,7 @@ impl PostgresLog {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(decode)
+            .map(decode_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
@@ -298,7 +298,9 @@ impl PostgresLog {
     }
 }
 
-fn decode(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, sqlx::Error> {
+/// An event of a query that selects `position`, `recorded_at`, the `events` columns and
+/// `encode(hash, 'hex') AS hash`, as every reader of the log does.
+pub fn decode_row(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, sqlx::Error> {
     let metadata: serde_json::Value = row.try_get("metadata")?;
     Ok(RecordedEvent {
         position: row.try_get("position")?,
@@ -312,4 +314,30 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, sqlx::Error> {
         metadata: EventMetadata::from_json(&metadata),
         hash: row.try_get("hash")?,
     })
+}
+
+/// Appends `text` to a `COPY ... FROM STDIN` row in text format, with the escapes that format
+/// reserves (backslash, tab, newline, carriage return).
+pub fn copy_text(out: &mut Vec<u8>, text: &str) {
+    for b in text.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_text;
+
+    #[test]
+    fn copy_text_escapes_its_reserved_characters() {
+        let mut out = Vec::new();
+        copy_text(&mut out, "a\\b\tc\nd\re");
+        assert_eq!(out, b"a\\\\b\\tc\\nd\\re");
+    }
 }
