@@ -14,7 +14,7 @@ use onboarding_domain::{
     IdentityId, IdentitySubmission, OrderId, OrderRequest, Profile, ProfileCommand, ProfileId,
     ReportedOrderState, Services, SystemClock,
 };
-use onboarding_store::aggregates::{self, AccountStore, IdentityStore, ProfileStore};
+use onboarding_store::aggregates;
 use onboarding_store::append::{Batch, SnapshotUpdate};
 use onboarding_store::cache::{Known, StateCache};
 use onboarding_store::cip::{ClaimAtAppend, FingerprintKey, InMemoryCipRegistry};
@@ -187,9 +187,6 @@ pub struct Ledger {
     identities: Lane<Identity>,
     accounts: Lane<Account>,
     profiles: Lane<Profile>,
-    identity_store: IdentityStore,
-    account_store: AccountStore,
-    profile_store: ProfileStore,
     conflict_retries: u32,
 }
 
@@ -266,9 +263,6 @@ impl Ledger {
                 cache: caching.then(|| Arc::new(StateCache::new(CACHED_AGGREGATES))),
                 snapshot_every: Some(aggregates::PROFILE_SNAPSHOT_EVERY),
             },
-            identity_store: aggregates::identity_store(repo.clone()),
-            account_store: aggregates::account_store(repo.clone()),
-            profile_store: aggregates::profile_store(repo.clone()),
             repo,
             conflict_retries: options.conflict_retries,
         }
@@ -689,7 +683,7 @@ impl Ledger {
     /// The identity's current state, or `None` when it was never submitted.
     pub async fn identity(&self, id: IdentityId) -> Result<Option<Identity>, LedgerError> {
         let key = id.to_string();
-        let identity: Identity = aggregates::load(&self.identity_store, &key)
+        let identity: Identity = aggregates::load(&self.identities.loader, &key)
             .await
             .map_err(|e| from_aggregate(e, event_names::IDENTITY, &key, LedgerError::Identity))?;
         Ok(identity.status().is_some().then_some(identity))
@@ -698,7 +692,7 @@ impl Ledger {
     /// The account's current state (default state when never opened).
     pub async fn account(&self, id: AccountId) -> Result<Account, LedgerError> {
         let key = id.to_string();
-        aggregates::load(&self.account_store, &key)
+        aggregates::load(&self.accounts.loader, &key)
             .await
             .map_err(|e| from_aggregate(e, event_names::ACCOUNT, &key, LedgerError::Account))
     }
@@ -706,7 +700,7 @@ impl Ledger {
     /// The profile's current state, or `None` when never opened.
     pub async fn profile(&self, id: ProfileId) -> Result<Option<Profile>, LedgerError> {
         let key = id.to_string();
-        let profile: Profile = aggregates::load(&self.profile_store, &key)
+        let profile: Profile = aggregates::load(&self.profiles.loader, &key)
             .await
             .map_err(|e| from_aggregate(e, event_names::PROFILE, &key, LedgerError::Profile))?;
         Ok(profile.account_id().is_some().then_some(profile))

@@ -221,12 +221,6 @@ impl PostgresLog {
         }
     }
 
-    /// Whether committed events certainly wait to be sequenced (see [`lagging`]).
-    pub async fn lagging(&self) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        lagging(&mut conn).await
-    }
-
     /// The highest sequenced position (0 when empty), without sequencing.
     pub async fn head(&self) -> Result<i64, StoreError> {
         Ok(
