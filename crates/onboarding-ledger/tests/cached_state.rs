@@ -189,3 +189,33 @@ async fn a_fact_changed_while_the_append_runs_is_seen(pool: PgPool) {
         other => panic!("an order raced past a disable: {other:?}"),
     }
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn an_append_that_read_nothing_still_waits_for_a_reader_of_its_stream(pool: PgPool) {
+    // Disabling an identity reads no other aggregate, so its append takes the short way through
+    // the fact check: it must still take the exclusive lock on its own stream, or an order
+    // checking the owner's status could commit after the disable on a status read before it.
+    let here = fixtures::ledger(&pool);
+    let owner = fixtures::approved_person(&here).await;
+
+    // A reader of the owner's stream (an order's append), caught between its check and its
+    // commit.
+    let mut reader = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock_shared(hashtextextended('identity/' || $1, 0))")
+        .bind(owner.to_string())
+        .execute(&mut *reader)
+        .await
+        .unwrap();
+
+    let ctx = ctx();
+    let disable = here.disable_identity(&ctx, owner, "off-boarded".to_owned());
+    tokio::pin!(disable);
+    tokio::select! {
+        done = &mut disable => panic!("the disable did not wait for the reader: {done:?}"),
+        () = fixtures::wait_for_blocked_appends(&pool, 1) => {}
+    }
+    reader.commit().await.unwrap();
+    disable.await.unwrap();
+    let identity = here.identity(owner).await.unwrap().unwrap();
+    assert_eq!(identity.status(), Some(IdentityStatus::Disabled));
+}

@@ -126,10 +126,14 @@ impl Waker {
 async fn notify_when_wanted(pool: PgPool, wanted: std::sync::Arc<tokio::sync::Notify>) {
     loop {
         wanted.notified().await;
-        let sent = sqlx::query("SELECT pg_notify($1, '')")
-            .bind(EVENTS_CHANNEL)
-            .execute(&pool)
-            .await;
+        // The notification's own transaction need not wait for its WAL flush: it records
+        // nothing, and what it announces committed durably before it was asked for. Without
+        // waiting, it neither holds a connection through a flush nor adds one of its own.
+        let sent =
+            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')")
+                .bind(EVENTS_CHANNEL)
+                .execute(&pool)
+                .await;
         match sent {
             Ok(_) => {}
             Err(sqlx::Error::PoolClosed) => return,
