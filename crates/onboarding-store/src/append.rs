@@ -456,28 +456,35 @@ const MAX_GROUP: usize = 64;
 /// ends when the outcome is sent, whether or not its caller still waits for it).
 type Request = (Prepared, oneshot::Sender<Result<(), StoreError>>, Counted);
 
-/// Group commit in the application: appends that arrive while others are in flight wait for a
+/// Group commit in the application: appends that arrive while every slot is taken wait for a
 /// free slot and then go together, in one statement and one commit, instead of one each.
 ///
-/// An append that finds no other on its way is made at once, in its caller's task, as
-/// [`append_one`]: one writer never waits. Otherwise it goes to the grouping task, which runs up
-/// to [`GROUPS_IN_FLIGHT`] statements at once; the appends arriving meanwhile form the next
-/// group. A group is all or nothing. If the server refuses it (a conflict, a stale fact, a lost
-/// claim in any of its appends), nothing of it was written and each of its appends is made again
-/// on its own, so each command gets exactly the outcome it would have had alone; if its outcome
-/// is unknown (the connection broke), each gets that error. Appends that read a stream another
-/// member writes are made one by one.
+/// There are [`GROUPS_IN_FLIGHT`] slots, each one statement on its way. An append that finds a
+/// slot free and no other append waiting takes it and is made at once, in its caller's task, as
+/// [`append_one`]: no hop through another task, and one writer never waits. Otherwise it goes to
+/// the grouping task, which takes the appends waiting as one group whenever a slot frees (so
+/// waiting appends go first: an append arriving later never overtakes them). A group is all or
+/// nothing. If the server refuses it (a conflict, a stale fact, a lost claim in any of its
+/// appends), nothing of it was written and each of its appends is made again on its own, so each
+/// command gets exactly the outcome it would have had alone; if its outcome is unknown (the
+/// connection broke), each gets that error. Appends that read a stream another member writes are
+/// made one by one.
 pub(crate) struct Grouper {
     pool: PgPool,
+    slots: Arc<Semaphore>,
+    /// Appends handed to the grouping task and not yet in a group.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
     in_progress: Arc<std::sync::atomic::AtomicUsize>,
     sender: std::sync::Mutex<Option<(mpsc::Sender<Request>, tokio::task::JoinHandle<()>)>>,
 }
 
 impl Grouper {
-    /// Appends through `pool`; the grouping task starts at the first append.
+    /// Appends through `pool`; the grouping task starts at the first append that waits.
     pub(crate) fn new(pool: PgPool) -> Self {
         Self {
             pool,
+            slots: Arc::new(Semaphore::new(GROUPS_IN_FLIGHT)),
+            waiting: Arc::default(),
             in_progress: Arc::default(),
             sender: std::sync::Mutex::new(None),
         }
@@ -491,9 +498,13 @@ impl Grouper {
     /// Appends `p` in the next group and returns its own outcome.
     pub(crate) async fn append(&self, p: Prepared) -> Result<(), StoreError> {
         let counted = Counted::new(self.in_progress.clone());
-        if counted.alone {
-            // Nothing else on its way: no group to wait for, so no hop through the task.
-            return append_one(&self.pool, &p).await;
+        if self.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+                // A slot free and nobody waiting for one: no group to wait for.
+                let outcome = append_one(&self.pool, &p).await;
+                drop(slot);
+                return outcome;
+            }
         }
         let sender = {
             let mut slot = self.sender.lock().unwrap_or_else(|e| e.into_inner());
@@ -502,7 +513,12 @@ impl Grouper {
                 Some((sender, task)) if !task.is_finished() => sender.clone(),
                 _ => {
                     let (sender, receiver) = mpsc::channel(MAX_GROUP * GROUPS_IN_FLIGHT);
-                    let task = tokio::spawn(group_appends(self.pool.clone(), receiver));
+                    let task = tokio::spawn(group_appends(
+                        self.pool.clone(),
+                        self.slots.clone(),
+                        self.waiting.clone(),
+                        receiver,
+                    ));
                     *slot = Some((sender.clone(), task));
                     sender
                 }
@@ -510,10 +526,14 @@ impl Grouper {
         };
         let (reply, outcome) = oneshot::channel();
         let stopped = || StoreError::Unreachable("the append task has stopped".to_owned());
-        sender
-            .send((p, reply, counted))
-            .await
-            .map_err(|_| stopped())?;
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let sent = sender.send((p, reply, counted)).await;
+        if sent.is_err() {
+            self.waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            return Err(stopped());
+        }
         outcome.await.map_err(|_| stopped())?
     }
 }
@@ -521,17 +541,12 @@ impl Grouper {
 /// Counts one append in progress for as long as it lives.
 struct Counted {
     count: Arc<std::sync::atomic::AtomicUsize>,
-    /// No other append was in progress when this one started.
-    alone: bool,
 }
 
 impl Counted {
     fn new(count: Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        let before = count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        Self {
-            count,
-            alone: before == 0,
-        }
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self { count }
     }
 }
 
@@ -550,15 +565,19 @@ impl Drop for Grouper {
     }
 }
 
-/// The grouping task: takes a slot, then every append waiting (up to [`MAX_GROUP`]), and runs
-/// them in a task of their own.
-async fn group_appends(pool: PgPool, mut requests: mpsc::Receiver<Request>) {
-    let slots = Arc::new(Semaphore::new(GROUPS_IN_FLIGHT));
+/// The grouping task: waits for an append, then for a slot, then takes every append waiting (up
+/// to [`MAX_GROUP`]) and runs them in a task of their own.
+async fn group_appends(
+    pool: PgPool,
+    slots: Arc<Semaphore>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    mut requests: mpsc::Receiver<Request>,
+) {
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
+        let Some(first) = requests.recv().await else {
             return;
         };
-        let Some(first) = requests.recv().await else {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
         let mut group = vec![first];
@@ -568,6 +587,7 @@ async fn group_appends(pool: PgPool, mut requests: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
+        waiting.fetch_sub(group.len(), std::sync::atomic::Ordering::AcqRel);
         let pool = pool.clone();
         tokio::spawn(async move {
             run_group(&pool, group).await;
