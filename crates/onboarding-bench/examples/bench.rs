@@ -16,6 +16,11 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use onboarding_bench::BenchOptions;
 
+// The allocator of `onboarding` itself (see its `main.rs`), so that the example measures what
+// the CLI does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LOCAL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
 
 #[tokio::main]
