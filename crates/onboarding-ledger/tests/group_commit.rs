@@ -121,8 +121,9 @@ async fn a_stale_fact_inside_a_group_refuses_only_its_own_command(
         .await
         .unwrap();
 
-    // The first order goes alone; the others wait behind it and form one group, the disabled
-    // owner's order (decided on the stale fact) among them.
+    // The first two orders take the two slots and go alone; the others wait behind them and
+    // form one group, the disabled owner's order (decided on the stale fact, and last) among
+    // them.
     let ctx = fixtures::ctx();
     let orders = profiles
         .iter()

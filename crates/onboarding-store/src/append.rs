@@ -446,15 +446,25 @@ fn classify(err: sqlx::Error, key: Option<IdentityId>) -> StoreError {
     }
 }
 
-/// How many groups are in flight at once, per repository.
+/// How many statements (an append alone, or a group) are in flight at once, per repository.
 const GROUPS_IN_FLIGHT: usize = 2;
 
 /// The most appends one group carries.
 const MAX_GROUP: usize = 64;
 
-/// One append waiting for its group, where its outcome goes, and its count in progress (which
-/// ends when the outcome is sent, whether or not its caller still waits for it).
-type Request = (Prepared, oneshot::Sender<Result<(), StoreError>>, Counted);
+/// One append waiting for its group, where its outcome goes, its count in progress (which ends
+/// when the outcome is sent, whether or not its caller still waits for it) and its count among
+/// the appends waiting for a group (which ends when it joins one, or when it is dropped on the
+/// way: a caller that stops waiting, a grouping task that stops).
+type Request = (
+    Prepared,
+    oneshot::Sender<Result<(), StoreError>>,
+    Counted,
+    Counted,
+);
+
+/// An append in a group: a [`Request`] no longer counted as waiting.
+type Grouped = (Prepared, oneshot::Sender<Result<(), StoreError>>, Counted);
 
 /// Group commit in the application: appends that arrive while every slot is taken wait for a
 /// free slot and then go together, in one statement and one commit, instead of one each.
@@ -463,7 +473,8 @@ type Request = (Prepared, oneshot::Sender<Result<(), StoreError>>, Counted);
 /// slot free and no other append waiting takes it and is made at once, in its caller's task, as
 /// [`append_one`]: no hop through another task, and one writer never waits. Otherwise it goes to
 /// the grouping task, which takes the appends waiting as one group whenever a slot frees (so
-/// waiting appends go first: an append arriving later never overtakes them). A group is all or
+/// waiting appends go first: an append arriving later does not take a slot while others wait).
+/// A group is all or
 /// nothing. If the server refuses it (a conflict, a stale fact, a lost claim in any of its
 /// appends), nothing of it was written and each of its appends is made again on its own, so each
 /// command gets exactly the outcome it would have had alone; if its outcome is unknown (the
@@ -506,6 +517,7 @@ impl Grouper {
                 return outcome;
             }
         }
+        let waiting = Counted::new(self.waiting.clone());
         let sender = {
             let mut slot = self.sender.lock().unwrap_or_else(|e| e.into_inner());
             match slot.as_ref() {
@@ -516,7 +528,6 @@ impl Grouper {
                     let task = tokio::spawn(group_appends(
                         self.pool.clone(),
                         self.slots.clone(),
-                        self.waiting.clone(),
                         receiver,
                     ));
                     *slot = Some((sender.clone(), task));
@@ -526,19 +537,15 @@ impl Grouper {
         };
         let (reply, outcome) = oneshot::channel();
         let stopped = || StoreError::Unreachable("the append task has stopped".to_owned());
-        self.waiting
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let sent = sender.send((p, reply, counted)).await;
-        if sent.is_err() {
-            self.waiting
-                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-            return Err(stopped());
-        }
+        sender
+            .send((p, reply, counted, waiting))
+            .await
+            .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 }
 
-/// Counts one append in progress for as long as it lives.
+/// Counts one append (in progress, or waiting for a group) for as long as it lives.
 struct Counted {
     count: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -567,12 +574,7 @@ impl Drop for Grouper {
 
 /// The grouping task: waits for an append, then for a slot, then takes every append waiting (up
 /// to [`MAX_GROUP`]) and runs them in a task of their own.
-async fn group_appends(
-    pool: PgPool,
-    slots: Arc<Semaphore>,
-    waiting: Arc<std::sync::atomic::AtomicUsize>,
-    mut requests: mpsc::Receiver<Request>,
-) {
+async fn group_appends(pool: PgPool, slots: Arc<Semaphore>, mut requests: mpsc::Receiver<Request>) {
     loop {
         let Some(first) = requests.recv().await else {
             return;
@@ -587,7 +589,11 @@ async fn group_appends(
                 Err(_) => break,
             }
         }
-        waiting.fetch_sub(group.len(), std::sync::atomic::Ordering::AcqRel);
+        // No longer waiting: in a group.
+        let group: Vec<Grouped> = group
+            .into_iter()
+            .map(|(p, reply, counted, _waiting)| (p, reply, counted))
+            .collect();
         let pool = pool.clone();
         tokio::spawn(async move {
             run_group(&pool, group).await;
@@ -597,7 +603,7 @@ async fn group_appends(
 }
 
 /// Runs one group and answers each of its appends.
-async fn run_group(pool: &PgPool, group: Vec<Request>) {
+async fn run_group(pool: &PgPool, group: Vec<Grouped>) {
     let prepared: Vec<&Prepared> = group.iter().map(|(p, _, _)| p).collect();
     let outcomes: Vec<Result<(), StoreError>> = match prepared.as_slice() {
         [one] => vec![append_one(pool, one).await],
