@@ -39,9 +39,9 @@ pub enum BenchError {
         /// How long.
         waited: Duration,
     },
-    /// The log could not be sequenced because a transaction of another session on the same
-    /// server stays open (sequencing waits for every older transaction to end; transaction ids
-    /// are cluster-wide). Let it finish or end it, or benchmark on a server of your own.
+    /// The log could not be sequenced because a transaction of another session on the
+    /// benchmark's database stays open (sequencing waits for every older transaction that could
+    /// write to it to end). Let it finish or end it.
     #[error(
         "{what} did not happen within {waited:?}: session {} on database {:?} ({}) has kept a \
          transaction open for {:.0} s, holding back the log's horizon",

@@ -49,6 +49,7 @@ pub(crate) const OLDEST_TRANSACTION: &str =
             extract(epoch FROM now() - xact_start)::float8
        FROM pg_stat_activity
       WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+        AND (datname = current_database() OR datname IS NULL)
       ORDER BY age(backend_xid) DESC
       LIMIT 1";
 

@@ -17,9 +17,8 @@ use onboarding_store::aggregates::all_upcasters;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-/// How long a test waits for the log to catch up before failing. The sequencing horizon is
-/// cluster-wide (transaction ids are), so a write transaction of a test running beside this
-/// one, in another database, can hold the log back for a moment; it never holds it for long.
+/// How long a test waits for the log to catch up before failing (the log only waits for this
+/// test database's own transactions: see `a_transaction_open_in_another_database_...`).
 const LOG_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The context of an ordinary test command.

@@ -219,3 +219,46 @@ async fn an_open_transaction_holds_the_log_back_and_nothing_is_skipped(pool: PgP
     );
     assert_eq!(ledger.read_log(head + 4, 100).await.unwrap(), []);
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_transaction_open_in_another_database_does_not_hold_the_log_back(pool: PgPool) {
+    use sqlx::Connection;
+
+    let ledger = fixtures::ledger(&pool);
+    // A write transaction in another database of the same server (the one `DATABASE_URL` names,
+    // beside this test's own), open for the whole test: its transaction id is older than every
+    // event below, which a cluster-wide horizon would hold back until it ends.
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut other_tx = Connection::begin(&mut other).await.unwrap();
+    let other_db: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&mut *other_tx)
+        .await
+        .unwrap();
+    let this_db: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_ne!(other_db, this_db);
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *other_tx)
+        .await
+        .unwrap();
+
+    let id = fixtures::submit_person(&ledger, &ctx()).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        let events = ledger.read_log(0, 10).await.unwrap();
+        if !events.is_empty() {
+            break events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "another database's open transaction holds this database's log back"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].aggregate_id, id.to_string());
+    other_tx.rollback().await.unwrap();
+}

@@ -16,9 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// How long a test waits for a condition before failing. The sequencing horizon is
-/// cluster-wide, so a write transaction of a test running beside this one (in its own database)
-/// can hold the log back for a moment; it never holds it for long.
+/// How long a test waits for a condition before failing.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Waits until `check` holds, polling; fails the test after [`DEADLINE`].
@@ -72,8 +70,8 @@ pub async fn committed(pool: &PgPool) -> i64 {
         .expect("count events")
 }
 
-/// Waits until the log has sequenced every committed event (another test's transaction can hold
-/// the cluster-wide horizon back for a moment); returns the head.
+/// Waits until the log has sequenced every committed event (a transaction of this database still
+/// open holds it back for a moment); returns the head.
 pub async fn wait_sequenced(pool: &PgPool) -> i64 {
     let log = PostgresLog::new(pool.clone());
     eventually("the log to sequence every commit", || {
