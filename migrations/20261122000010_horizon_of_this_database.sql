@@ -8,13 +8,16 @@
 -- ledger's log back, though it cannot write to this database's events.
 --
 -- The horizon now leaves out the running transactions that pg_stat_activity shows belonging to
--- another database. Only those positively known to be another database's are left out: a
--- transaction id is never reused and a session never changes database, so such a transaction
--- cannot insert events here. Anything not known (a session whose details the caller may not
--- see, a prepared transaction, a transaction that took its id after pg_stat_activity was read)
--- still holds the horizon, as before. pg_stat_activity shows 32-bit transaction ids; they are
--- matched against the snapshot's 64-bit ones on their low 32 bits (running transactions are
--- always within 2^31 of each other).
+-- another database (every role sees the database and transaction id of every session). Only
+-- those positively known to be another database's are left out: a transaction id is never
+-- reused and a session never changes database, so such a transaction cannot insert events here.
+-- Anything not known (a prepared transaction, a process without a database) still holds the
+-- horizon, as before. pg_stat_activity is read afresh inside the statement, after its snapshot
+-- was taken (a transaction keeps its first reading otherwise: one taken before an earlier
+-- statement's snapshot could show a slot's previous session beside its new session's id), so a
+-- transaction that took its id after the reading is above the snapshot's xmax anyway.
+-- pg_stat_activity shows 32-bit transaction ids; they are matched against the snapshot's 64-bit
+-- ones on their low 32 bits (running transactions are always within 2^31 of each other).
 CREATE OR REPLACE FUNCTION sequence_events(batch integer) RETURNS bigint
     LANGUAGE plpgsql AS
 $$
@@ -33,6 +36,7 @@ BEGIN
      LIMIT 1;
     head := coalesce(head, 0);
 
+    PERFORM pg_stat_clear_snapshot();
     -- One statement: the horizon is taken from the snapshot the events are read with.
     INSERT INTO event_log (position, event_id)
     SELECT head + row_number() OVER (ORDER BY c.transaction_id, c.event_id), c.event_id
@@ -47,7 +51,8 @@ BEGIN
                                                 SELECT a.backend_xid::text::bigint
                                                   FROM pg_stat_activity a
                                                  WHERE a.backend_xid IS NOT NULL
-                                                   AND a.datname IS DISTINCT FROM current_database())))
+                                                   AND a.datid <> (SELECT d.oid FROM pg_database d
+                                                                    WHERE d.datname = current_database()))))
                          FROM (SELECT pg_current_snapshot() AS snap) s)
              ORDER BY e.transaction_id, e.event_id
              LIMIT batch) c;

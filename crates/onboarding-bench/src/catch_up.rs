@@ -20,7 +20,7 @@ use crate::report::{ratio, CatchUpFigure, CatchUpVariant, MemoryFigure, Projecti
 use crate::scratch::ScratchDatabase;
 use crate::sql;
 
-/// How long sequencing may wait for transactions elsewhere on the server to end.
+/// How long sequencing may wait for the benchmark database's other transactions to end.
 const SEQUENCE_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Generates `options.events` events, sequences them, then times the raw read, the catch-up

@@ -31,7 +31,7 @@ pub enum BenchError {
     #[error("the template flow is not as expected: {0}")]
     Template(&'static str),
     /// A command's effect did not reach the read model in time: the projector is stuck or the
-    /// log is held back by a long transaction elsewhere on the server.
+    /// log is held back by a long transaction on the same database.
     #[error("{what} did not happen within {waited:?}")]
     Timeout {
         /// What was waited for.

@@ -1,8 +1,8 @@
 //! The log's sequencing horizon, seen from the harness.
 //!
 //! `sequence_events()` orders only events of transactions older than the oldest transaction
-//! still running that could write to the database (its own, and any the role cannot place in
-//! `pg_stat_activity`). A session that sits in an open transaction there therefore holds the
+//! still running that could write to the database (its own sessions', and any transaction
+//! `pg_stat_activity` does not place in another database). A session that sits in an open transaction there therefore holds the
 //! whole log back: the harness would measure nothing. It waits a while, then fails naming that
 //! session.
 
@@ -51,7 +51,7 @@ pub(crate) async fn held_back(pool: &PgPool, what: &'static str, waited: Duratio
 }
 
 /// The oldest transaction with a transaction id of another session that can hold this
-/// database's log back (of this database, or of one the role cannot see).
+/// database's log back (of this database, or of no database).
 async fn oldest_transaction(pool: &PgPool) -> Result<Option<Holder>, sqlx::Error> {
     let row = sqlx::query(sql::OLDEST_TRANSACTION)
         .fetch_optional(pool)

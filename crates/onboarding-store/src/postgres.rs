@@ -192,8 +192,8 @@ impl PostgresLog {
     }
 
     /// Sequences until every event visible now has a position, and returns the head. Sequencing
-    /// only passes events older than every transaction still running on the server, so another
-    /// session's open transaction (any database of the cluster) can hold the log back: this waits
+    /// only passes events older than every transaction still running that could write to this
+    /// database, so another session's open transaction on it can hold the log back: this waits
     /// for it, up to `timeout`, where [`sequence`](Self::sequence) would return at once.
     pub async fn sequence_visible(&self, timeout: Duration) -> Result<i64, StoreError> {
         let deadline = tokio::time::Instant::now() + timeout;
