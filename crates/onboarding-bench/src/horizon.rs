@@ -2,9 +2,9 @@
 //!
 //! `sequence_events()` orders only events of transactions older than the oldest transaction
 //! still running that could write to the database (its own sessions', and any transaction
-//! `pg_stat_activity` does not place in another database). A session that sits in an open transaction there therefore holds the
-//! whole log back: the harness would measure nothing. It waits a while, then fails naming that
-//! session.
+//! `pg_stat_activity` does not place in another database). A session that sits in an open
+//! transaction there therefore holds the whole log back: the harness would measure nothing. It
+//! waits a while, then fails naming that session.
 
 use std::time::{Duration, Instant};
 

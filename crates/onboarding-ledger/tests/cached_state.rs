@@ -155,11 +155,7 @@ async fn a_fact_changed_while_the_append_runs_is_seen(pool: PgPool) {
     // Another ledger's append disabling the owner, caught between its insert and its commit:
     // the lock it holds on the owner's stream is the one every ledger append takes.
     let mut writer = pool.begin().await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('identity/' || $1, 0))")
-        .bind(owner.to_string())
-        .execute(&mut *writer)
-        .await
-        .unwrap();
+    fixtures::lock_identity_stream(&mut writer, owner, false).await;
     sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
                              payload, metadata)
@@ -201,11 +197,7 @@ async fn an_append_that_read_nothing_still_waits_for_a_reader_of_its_stream(pool
     // A reader of the owner's stream (an order's append), caught between its check and its
     // commit.
     let mut reader = pool.begin().await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock_shared(hashtextextended('identity/' || $1, 0))")
-        .bind(owner.to_string())
-        .execute(&mut *reader)
-        .await
-        .unwrap();
+    fixtures::lock_identity_stream(&mut reader, owner, true).await;
 
     let ctx = ctx();
     let disable = here.disable_identity(&ctx, owner, "off-boarded".to_owned());

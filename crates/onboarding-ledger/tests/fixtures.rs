@@ -15,7 +15,7 @@ use onboarding_ledger::{
 };
 use onboarding_store::aggregates::all_upcasters;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 /// How long a test waits for the log to catch up before failing (the log only waits for this
 /// test database's own transactions: see `a_transaction_open_in_another_database_...`).
@@ -279,6 +279,22 @@ pub async fn read_log_until(
         seen.extend(events);
     }
     seen
+}
+
+/// Takes, in `tx`, the advisory lock every ledger append takes on an identity's stream (see the
+/// migration `20261122000007_consulted_facts.sql`): exclusive as its writer holds it, or shared
+/// as an append that read it does. Held until `tx` ends.
+pub async fn lock_identity_stream(tx: &mut PgConnection, identity: IdentityId, shared: bool) {
+    let lock = if shared {
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended('identity/' || $1, 0))"
+    } else {
+        "SELECT pg_advisory_xact_lock(hashtextextended('identity/' || $1, 0))"
+    };
+    sqlx::query(lock)
+        .bind(identity.to_string())
+        .execute(tx)
+        .await
+        .unwrap();
 }
 
 /// Waits until `n` sessions of this database wait for a lock while inserting events.

@@ -23,6 +23,7 @@
 //! - **the identity was not forgotten**: an erased key row refuses a new key (its `CHECK`), and
 //!   the statement fails with [`StoreError::PersonalDataErased`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use cqrs_es::persist::SerializedEvent;
@@ -452,19 +453,18 @@ const GROUPS_IN_FLIGHT: usize = 2;
 /// The most appends one group carries.
 const MAX_GROUP: usize = 64;
 
-/// One append waiting for its group, where its outcome goes, its count in progress (which ends
-/// when the outcome is sent, whether or not its caller still waits for it) and its count among
-/// the appends waiting for a group (which ends when it joins one, or when it is dropped on the
-/// way: a caller that stops waiting, a grouping task that stops).
-type Request = (
-    Prepared,
-    oneshot::Sender<Result<(), StoreError>>,
-    Counted,
-    Counted,
-);
+/// An append made by the grouping task: what to append, where its outcome goes, and its count
+/// in progress (which ends when the outcome is sent, whether or not its caller still waits).
+struct Pending {
+    prepared: Prepared,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+    _in_progress: Counted,
+}
 
-/// An append in a group: a [`Request`] no longer counted as waiting.
-type Grouped = (Prepared, oneshot::Sender<Result<(), StoreError>>, Counted);
+/// A [`Pending`] append waiting for its group, and its count among the appends waiting (which
+/// ends when it joins a group, or when it is dropped on the way: a caller that stops waiting, a
+/// grouping task that stops).
+type Request = (Pending, Counted);
 
 /// Group commit in the application: appends that arrive while every slot is taken wait for a
 /// free slot and then go together, in one statement and one commit, instead of one each.
@@ -474,18 +474,17 @@ type Grouped = (Prepared, oneshot::Sender<Result<(), StoreError>>, Counted);
 /// [`append_one`]: no hop through another task, and one writer never waits. Otherwise it goes to
 /// the grouping task, which takes the appends waiting as one group whenever a slot frees (so
 /// waiting appends go first: an append arriving later does not take a slot while others wait).
-/// A group is all or
-/// nothing. If the server refuses it (a conflict, a stale fact, a lost claim in any of its
-/// appends), nothing of it was written and each of its appends is made again on its own, so each
-/// command gets exactly the outcome it would have had alone; if its outcome is unknown (the
-/// connection broke), each gets that error. Appends that read a stream another member writes are
-/// made one by one.
+/// A group is all or nothing. If the server refuses it (a conflict, a stale fact, a lost claim in
+/// any of its appends), nothing of it was written and each of its appends is made again on its
+/// own, so each command gets exactly the outcome it would have had alone; if its outcome is
+/// unknown (the connection broke), each gets that error. Appends that read a stream another
+/// member writes are made one by one.
 pub(crate) struct Grouper {
     pool: PgPool,
     slots: Arc<Semaphore>,
     /// Appends handed to the grouping task and not yet in a group.
-    waiting: Arc<std::sync::atomic::AtomicUsize>,
-    in_progress: Arc<std::sync::atomic::AtomicUsize>,
+    waiting: Arc<AtomicUsize>,
+    in_progress: Arc<AtomicUsize>,
     sender: std::sync::Mutex<Option<(mpsc::Sender<Request>, tokio::task::JoinHandle<()>)>>,
 }
 
@@ -503,18 +502,16 @@ impl Grouper {
 
     /// How many appends are waiting for their group or in flight.
     pub(crate) fn in_progress(&self) -> usize {
-        self.in_progress.load(std::sync::atomic::Ordering::Relaxed)
+        self.in_progress.load(Ordering::Relaxed)
     }
 
     /// Appends `p` in the next group and returns its own outcome.
     pub(crate) async fn append(&self, p: Prepared) -> Result<(), StoreError> {
-        let counted = Counted::new(self.in_progress.clone());
-        if self.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
-            if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+        let in_progress = Counted::new(self.in_progress.clone());
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            if let Ok(_slot) = self.slots.clone().try_acquire_owned() {
                 // A slot free and nobody waiting for one: no group to wait for.
-                let outcome = append_one(&self.pool, &p).await;
-                drop(slot);
-                return outcome;
+                return append_one(&self.pool, &p).await;
             }
         }
         let waiting = Counted::new(self.waiting.clone());
@@ -537,8 +534,13 @@ impl Grouper {
         };
         let (reply, outcome) = oneshot::channel();
         let stopped = || StoreError::Unreachable("the append task has stopped".to_owned());
+        let pending = Pending {
+            prepared: p,
+            reply,
+            _in_progress: in_progress,
+        };
         sender
-            .send((p, reply, counted, waiting))
+            .send((pending, waiting))
             .await
             .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
@@ -547,19 +549,19 @@ impl Grouper {
 
 /// Counts one append (in progress, or waiting for a group) for as long as it lives.
 struct Counted {
-    count: Arc<std::sync::atomic::AtomicUsize>,
+    count: Arc<AtomicUsize>,
 }
 
 impl Counted {
-    fn new(count: Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    fn new(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
         Self { count }
     }
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -590,9 +592,9 @@ async fn group_appends(pool: PgPool, slots: Arc<Semaphore>, mut requests: mpsc::
             }
         }
         // No longer waiting: in a group.
-        let group: Vec<Grouped> = group
+        let group: Vec<Pending> = group
             .into_iter()
-            .map(|(p, reply, counted, _waiting)| (p, reply, counted))
+            .map(|(pending, _waiting)| pending)
             .collect();
         let pool = pool.clone();
         tokio::spawn(async move {
@@ -603,8 +605,8 @@ async fn group_appends(pool: PgPool, slots: Arc<Semaphore>, mut requests: mpsc::
 }
 
 /// Runs one group and answers each of its appends.
-async fn run_group(pool: &PgPool, group: Vec<Grouped>) {
-    let prepared: Vec<&Prepared> = group.iter().map(|(p, _, _)| p).collect();
+async fn run_group(pool: &PgPool, group: Vec<Pending>) {
+    let prepared: Vec<&Prepared> = group.iter().map(|p| &p.prepared).collect();
     let outcomes: Vec<Result<(), StoreError>> = match prepared.as_slice() {
         [one] => vec![append_one(pool, one).await],
         _ if reads_across(&prepared) => redo(pool, &prepared).await,
@@ -615,8 +617,8 @@ async fn run_group(pool: &PgPool, group: Vec<Grouped>) {
         },
     };
     // Each count in progress ends with its outcome sent.
-    for ((_, reply, _counted), outcome) in group.into_iter().zip(outcomes) {
-        let _ = reply.send(outcome);
+    for (pending, outcome) in group.into_iter().zip(outcomes) {
+        let _ = pending.reply.send(outcome);
     }
 }
 
