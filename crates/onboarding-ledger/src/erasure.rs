@@ -14,14 +14,19 @@ use crate::Ledger;
 
 impl Ledger {
     /// The identity's submission with its personal data opened. Fails with
-    /// `Store(PersonalDataErased)` once the identity was forgotten. Only call this where the data
+    /// `Store(PersonalDataErased)` once the identity was forgotten (its stream records
+    /// `IdentityForgotten`, whether or not its key is gone yet). Only call this where the data
     /// is needed (mirroring to Paxos, an authorised review); never log what it returns.
     pub async fn personal_data(&self, id: IdentityId) -> Result<IdentitySubmission, LedgerError> {
         let key = id.to_string();
-        let submitted = self
+        let stream = self
             .repository()
             .stream_of(event_names::IDENTITY, &key)
-            .await?
+            .await?;
+        if (stream.iter()).any(|e| e.event_type == event_names::IDENTITY_FORGOTTEN) {
+            return Err(StoreError::PersonalDataErased(id).into());
+        }
+        let submitted = stream
             .into_iter()
             .find(|e| e.event_type == event_names::IDENTITY_SUBMITTED)
             .ok_or(LedgerError::NotFound {
@@ -42,8 +47,10 @@ impl Ledger {
     }
 
     /// Erases the identity's personal data: records `IdentityForgotten` (refused inside the
-    /// retention period, or while the relationship is active), then destroys the identity's data
-    /// key and releases its `cip_id` claim. The log, its hashes, statuses and the audit trail
+    /// retention period, or while the relationship is active) and destroys the identity's data
+    /// key and releases its `cip_id` claim. On Postgres the one statement that stores the event
+    /// does all three; the calls after it are idempotent and finish erasures recorded before
+    /// that was so, and the embedded store's. The log, its hashes, statuses and the audit trail
     /// stay; the sealed personal data in the log can never be opened again. Safe to retry.
     pub async fn forget_identity(
         &self,
@@ -71,11 +78,17 @@ impl Ledger {
             .stream_of(event_names::IDENTITY, &id.to_string())
             .await?
         {
+            // When the identity entered the status it is in, if that status ends the
+            // relationship: a later decision that reopens it (an approval after a disable or an
+            // error) starts the count afresh at the next ending.
             match record.decode::<onboarding_domain::Identity>(&upcasters)? {
-                IdentityEvent::DecisionRecorded {
-                    to: IdentityStatus::Denied | IdentityStatus::Disabled,
-                    ..
-                } => ended_at = Some(record.recorded_at),
+                IdentityEvent::DecisionRecorded { to, .. } => {
+                    ended_at = matches!(
+                        to,
+                        IdentityStatus::Denied | IdentityStatus::Disabled | IdentityStatus::Error
+                    )
+                    .then_some(record.recorded_at);
+                }
                 IdentityEvent::IdentityDisabled { .. } => ended_at = Some(record.recorded_at),
                 _ => {}
             }

@@ -237,3 +237,134 @@ async fn the_embedded_store_seals_and_forgets_the_same_way() {
         Err(LedgerError::Store(StoreError::PersonalDataErased(_)))
     ));
 }
+
+/// Makes every statement on the key and claim tables fail except the ledger's append statement:
+/// what a process crashing right after storing `IdentityForgotten` would leave undone.
+async fn fail_every_write_but_the_append(pool: &PgPool) {
+    for statement in [
+        "CREATE FUNCTION crash_after_append() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF current_query() NOT LIKE '-- ledger append%' THEN
+                 RAISE EXCEPTION 'simulated crash after the append';
+             END IF;
+             RETURN NULL;
+         END $$",
+        "CREATE TRIGGER crash_after_append BEFORE INSERT OR UPDATE OR DELETE ON identity_keys
+         FOR EACH STATEMENT EXECUTE FUNCTION crash_after_append()",
+        "CREATE TRIGGER crash_after_append BEFORE INSERT OR UPDATE OR DELETE ON cip_claims
+         FOR EACH STATEMENT EXECUTE FUNCTION crash_after_append()",
+    ] {
+        sqlx::query(statement).execute(pool).await.unwrap();
+    }
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn the_statement_recording_an_erasure_destroys_the_key_and_releases_the_claim(pool: PgPool) {
+    let ledger = ledger_with_retention(&pool, 0);
+    let ssn = unique_ssn();
+    let id = denied_person(&ledger, &ssn).await;
+    fail_every_write_but_the_append(&pool).await;
+
+    let err = ledger
+        .forget_identity(&ctx(), id, "customer request".into())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("simulated crash"),
+        "the steps after the append were tried and failed: {err}"
+    );
+    let types: Vec<String> = (ledger.events_of("identity", &id.to_string()).await.unwrap())
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(types.last().map(String::as_str), Some("IdentityForgotten"));
+    let key: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT wrapped_key FROM identity_keys WHERE identity_id = $1")
+            .bind(id.as_uuid())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(key, None, "the key went with the event");
+    let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM cip_claims WHERE identity_id = $1")
+        .bind(id.as_uuid())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(claims, 0, "the claim went with the event");
+    assert!(matches!(
+        ledger.personal_data(id).await,
+        Err(LedgerError::Store(StoreError::PersonalDataErased(x))) if x == id
+    ));
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn an_erasure_whose_event_is_refused_destroys_nothing(pool: PgPool) {
+    let ledger = ledger_with_retention(&pool, 0);
+    let id = denied_person(&ledger, &unique_ssn()).await;
+    for statement in [
+        "CREATE FUNCTION refuse_forgetting() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.event_type = 'IdentityForgotten' THEN
+                 RAISE EXCEPTION 'the server refuses the event';
+             END IF;
+             RETURN NEW;
+         END $$",
+        "CREATE TRIGGER refuse_forgetting BEFORE INSERT ON events
+         FOR EACH ROW EXECUTE FUNCTION refuse_forgetting()",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    let err = ledger
+        .forget_identity(&ctx(), id, "customer request".into())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("refuses the event"), "{err}");
+
+    let key: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT wrapped_key FROM identity_keys WHERE identity_id = $1")
+            .bind(id.as_uuid())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(key.is_some(), "no event stored, so the key stays");
+    let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM cip_claims WHERE identity_id = $1")
+        .bind(id.as_uuid())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(claims, 1, "no event stored, so the claim stays");
+    assert!(ledger.personal_data(id).await.is_ok());
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn an_identity_in_error_is_erasable_and_its_retention_counts_from_the_error(pool: PgPool) {
+    let ledger = ledger_with_retention(&pool, onboarding_ledger::DEFAULT_RETENTION_DAYS);
+    let id = ledger
+        .submit_identity_json(&ctx(), &person_json(&unique_ssn()))
+        .await
+        .unwrap();
+    ledger
+        .record_decision(&ctx(), id, Decision::Error, officer(), None)
+        .await
+        .unwrap();
+    let retained_until = || async {
+        match ledger.forget_identity(&ctx(), id, "request".into()).await {
+            Err(LedgerError::Identity(IdentityError::RetentionActive { until })) => until,
+            other => panic!("expected RetentionActive, got {other:?}"),
+        }
+    };
+    let first = retained_until().await;
+    let second = retained_until().await;
+    assert_eq!(first, second, "the retention period ends at a fixed time");
+    assert_eq!((first - chrono::Utc::now()).num_days() / 365, 5);
+
+    let ledger = ledger_with_retention(&pool, 0);
+    ledger
+        .forget_identity(&ctx(), id, "request".into())
+        .await
+        .unwrap();
+    assert!(matches!(
+        ledger.personal_data(id).await,
+        Err(LedgerError::Store(StoreError::PersonalDataErased(_)))
+    ));
+}

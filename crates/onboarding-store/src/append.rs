@@ -22,13 +22,17 @@
 //!   statement fails with [`StoreError::CipClaimLost`];
 //! - **the identity was not forgotten**: an erased key row refuses a new key (its `CHECK`), and
 //!   the statement fails with [`StoreError::PersonalDataErased`].
+//!
+//! An `IdentityForgotten` event is stored with the erasure itself: the same statement destroys
+//! the identity's data key and releases its `cip_id` claim, so no crash can leave an identity
+//! recorded as forgotten whose personal data still opens.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use cqrs_es::persist::SerializedEvent;
 use futures::StreamExt;
-use onboarding_domain::IdentityId;
+use onboarding_domain::{event_names, IdentityId};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -87,14 +91,15 @@ impl std::fmt::Debug for Batch {
 /// is the one case it could miss, and only on that stock path.)
 pub(crate) const ORPHAN_AFTER_SECONDS: f64 = 60.0;
 
-/// The parts of the statement a group of appends (often of one) needs: the claim, the key and
-/// the snapshot CTEs are left out when there is nothing to write (an order needs none of them),
-/// which spares the server from opening those tables and their indexes.
+/// The parts of the statement a group of appends (often of one) needs: the claim, the key, the
+/// erasure and the snapshot CTEs are left out when there is nothing to write (an order needs
+/// none of them), which spares the server from opening those tables and their indexes.
 #[derive(Debug, Clone, Copy)]
 struct Parts {
     claim: bool,
     key: bool,
     snapshot: bool,
+    erase: bool,
 }
 
 impl Parts {
@@ -104,18 +109,22 @@ impl Parts {
             claim: group.iter().any(|p| p.claim.is_some()),
             key: group.iter().any(|p| p.key.is_some()),
             snapshot: group.iter().any(|p| p.snapshot.is_some()),
+            erase: group.iter().any(|p| p.erase.is_some()),
         }
     }
 
     fn index(self) -> usize {
-        usize::from(self.claim) | usize::from(self.key) << 1 | usize::from(self.snapshot) << 2
+        usize::from(self.claim)
+            | usize::from(self.key) << 1
+            | usize::from(self.snapshot) << 2
+            | usize::from(self.erase) << 3
     }
 
     /// The statement for these parts. Its leading comment names it in `pg_stat_activity`, which
     /// cuts long query texts short. Every parameter is an array holding the rows of all the
     /// appends of the group: `$1`–`$5` the streams written and read (for the check), `$6`–`$12`
-    /// the events; the claims', the keys' and the snapshots' parameters follow in that order,
-    /// when present.
+    /// the events; the claims', the keys', the snapshots' and the erasures' parameters follow in
+    /// that order, when present.
     fn statement(self) -> String {
         let mut sql = String::from(
             "-- ledger append: events with their claims, keys and snapshots
@@ -189,6 +198,24 @@ snapshot AS (
                 v = p + 4
             ));
         }
+        if self.erase {
+            let p = params(1);
+            sql.push_str(&format!(
+                ",
+erased_key AS (
+    INSERT INTO identity_keys AS k (identity_id, wrapped_key, erased_at)
+    SELECT u.identity_id, NULL, now()
+      FROM fresh, unnest(${p}::uuid[]) AS u(identity_id)
+     WHERE fresh.ok
+    ON CONFLICT (identity_id) DO UPDATE SET wrapped_key = NULL, erased_at = coalesce(k.erased_at, now())
+),
+released_claim AS (
+    DELETE FROM cip_claims c
+     USING fresh
+     WHERE fresh.ok AND c.identity_id = ANY(${p}::uuid[])
+)"
+            ));
+        }
         sql.push_str(
             "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
@@ -205,12 +232,13 @@ SELECT u.*
 
 /// Every variant of the statement, by [`Parts::index`].
 static STATEMENTS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    (0..8)
+    (0..16)
         .map(|i| {
             Parts {
                 claim: i & 1 != 0,
                 key: i & 2 != 0,
                 snapshot: i & 4 != 0,
+                erase: i & 8 != 0,
             }
             .statement()
         })
@@ -236,13 +264,23 @@ pub(crate) struct Prepared {
     claim: Option<(Vec<u8>, uuid::Uuid)>,
     key: Option<(IdentityId, Vec<u8>)>,
     snapshot: Option<(i64, i64, Value)>,
+    /// The identity whose key this append destroys and whose claim it releases (its events
+    /// include `IdentityForgotten`).
+    erase: Option<uuid::Uuid>,
 }
 
 impl Prepared {
     /// `batch` of aggregate type `aggregate_type`, whose events `sealed` holds with their
     /// personal data sealed (and the fresh data key, when one was made).
-    pub(crate) fn new(aggregate_type: &'static str, batch: &Batch, sealed: Sealed) -> Self {
+    ///
+    /// Fails when an erasure's aggregate id is not an identity id.
+    pub(crate) fn new(
+        aggregate_type: &'static str,
+        batch: &Batch,
+        sealed: Sealed,
+    ) -> Result<Self, StoreError> {
         let Sealed { events, key } = sealed;
+        let erase = forgotten_identity(aggregate_type, batch)?;
         let n = events.len();
         let mut p = Self {
             aggregate_type,
@@ -269,6 +307,7 @@ impl Prepared {
             key,
             snapshot: (batch.snapshot.as_ref())
                 .map(|s| (seq(s.last_sequence), seq(s.number), s.payload.clone())),
+            erase,
         };
         for e in events {
             p.sequences.push(seq(e.sequence));
@@ -277,8 +316,25 @@ impl Prepared {
             p.payloads.push(e.payload);
             p.metadata.push(e.metadata);
         }
-        p
+        Ok(p)
     }
+}
+
+/// The identity `batch` erases, when it records `IdentityForgotten`.
+fn forgotten_identity(
+    aggregate_type: &str,
+    batch: &Batch,
+) -> Result<Option<uuid::Uuid>, StoreError> {
+    let forgets = aggregate_type == event_names::IDENTITY
+        && (batch.events.iter()).any(|e| e.event_type == event_names::IDENTITY_FORGOTTEN);
+    if !forgets {
+        return Ok(None);
+    }
+    batch
+        .aggregate_id
+        .parse::<IdentityId>()
+        .map(|id| Some(id.as_uuid()))
+        .map_err(|_| StoreError::Corrupt("identity id is not a UUID".to_owned()))
 }
 
 /// Runs the statement for `group` (one append or several) and returns how many events it
@@ -300,7 +356,7 @@ async fn execute(pool: &PgPool, group: &[&Prepared]) -> Result<u64, sqlx::Error>
         Vec::with_capacity(rows),
         Vec::with_capacity(rows),
     );
-    let (mut keyed, mut wrapped_keys) = (Vec::new(), Vec::new());
+    let (mut keyed, mut wrapped_keys, mut erased) = (Vec::new(), Vec::new(), Vec::new());
     let (mut snap_types, mut snap_ids, mut snap_sequences, mut snap_numbers, mut snap_payloads) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for p in group {
@@ -322,6 +378,7 @@ async fn execute(pool: &PgPool, group: &[&Prepared]) -> Result<u64, sqlx::Error>
             keyed.push(identity.as_uuid());
             wrapped_keys.push(wrapped.as_slice());
         }
+        erased.extend(p.erase);
         if let Some((last_sequence, number, payload)) = &p.snapshot {
             snap_types.push(p.aggregate_type);
             snap_ids.push(p.aggregate_id.as_str());
@@ -367,6 +424,9 @@ async fn execute(pool: &PgPool, group: &[&Prepared]) -> Result<u64, sqlx::Error>
             .bind(snap_sequences)
             .bind(snap_numbers)
             .bind(snap_payloads);
+    }
+    if parts.erase {
+        query = query.bind(erased);
     }
     Ok(query.execute(pool).await?.rows_affected())
 }

@@ -98,7 +98,8 @@ impl EventRepository {
     }
 
     /// Appends one command's events to aggregate type `A` (see [`crate::append`]): personal data
-    /// sealed, the `cip_id` claim and the data key taken, the snapshot stored, all or nothing.
+    /// sealed, the `cip_id` claim and the data key taken (for an erasure on Postgres: the key
+    /// destroyed and the claim released), the snapshot stored, all or nothing.
     /// On Postgres this is one autocommitted statement (shared with other appends made at the same
     /// moment, see [`crate::append`]), after which tailing readers are woken.
     pub async fn append<A: Aggregate>(&self, batch: &Batch) -> Result<(), StoreError> {
@@ -114,7 +115,7 @@ impl EventRepository {
             Backend::Postgres { waker, appends, .. } => {
                 let sealed = self.vault.seal_with_fresh_key(&batch.events)?;
                 appends
-                    .append(Prepared::new(A::TYPE, batch, sealed))
+                    .append(Prepared::new(A::TYPE, batch, sealed)?)
                     .await?;
                 waker.wake();
                 Ok(())

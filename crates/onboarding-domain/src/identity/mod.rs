@@ -258,7 +258,8 @@ pub enum IdentityError {
         /// When the retention period ends.
         until: DateTime<Utc>,
     },
-    /// The identity's personal data was erased; it accepts no more commands.
+    /// The identity's personal data was erased; it accepts no more commands (except the record
+    /// of a Paxos refusal of a call mirrored before, which carries no personal data).
     #[error("identity has been forgotten")]
     Forgotten,
     /// A lookup the rules need failed; retry when the store is reachable.
@@ -483,6 +484,8 @@ impl Aggregate for Identity {
             }
             IdentityCommand::Forget { reason, facts } => self.forget(reason, facts)?,
             IdentityCommand::RecordMirrorRejection(rejection) => {
+                // Also after an erasure: the mirror may learn of a refusal of a call it made
+                // before (see `IdentityError::Forgotten`).
                 self.status.ok_or(IdentityError::NotSubmitted)?;
                 rejection.check().map_err(IdentityError::Invalid)?;
                 (!self.mirror_rejections.contains(&rejection.key()))
