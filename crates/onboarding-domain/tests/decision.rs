@@ -461,3 +461,29 @@ async fn only_an_approved_or_frozen_identity_can_be_disabled() {
         .await
         .then_expect_error(IdentityError::NotSubmitted);
 }
+
+fn forget(retention: chrono::Duration) -> IdentityCommand {
+    let now = chrono::Utc::now();
+    IdentityCommand::Forget {
+        reason: "customer request".to_owned(),
+        facts: onboarding_domain::RetentionFacts {
+            now,
+            ended_at: Some(now),
+            open_accounts: 0,
+            last_account_closed_at: None,
+            retention,
+        },
+    }
+}
+
+#[test]
+fn a_retention_period_beyond_the_calendar_never_ends_and_does_not_panic() {
+    let result = framework()
+        .given(history_to(IdentityStatus::Denied))
+        .when(forget(chrono::Duration::MAX))
+        .inspect_result();
+    assert!(
+        matches!(result, Err(IdentityError::RetentionActive { until }) if until == chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        "{result:?}"
+    );
+}

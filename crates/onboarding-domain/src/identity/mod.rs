@@ -99,7 +99,8 @@ pub enum DecisionSource {
 pub struct RetentionFacts {
     /// Now.
     pub now: DateTime<Utc>,
-    /// When the identity was last denied or disabled (from the event's commit time).
+    /// When the identity entered its current status, if that status ends the relationship
+    /// (denied, disabled, error), from the event's commit time.
     pub ended_at: Option<DateTime<Utc>>,
     /// Accounts of the identity (owned or as a member) still open.
     pub open_accounts: u32,
@@ -357,7 +358,10 @@ impl Identity {
             .ended_at
             .max(facts.last_account_closed_at)
             .unwrap_or(facts.now);
-        let until = start + facts.retention;
+        // A period too long for the calendar never ends.
+        let until = start
+            .checked_add_signed(facts.retention)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         if facts.now < until {
             return Err(IdentityError::RetentionActive { until });
         }
