@@ -1,5 +1,8 @@
-//! Value types that cannot hold an invalid value: each constructor checks, so every
-//! `CountryCode`, `CipNumber`, `Text` or `Date` in an event is known good.
+//! Value types that cannot hold an invalid value: each constructor checks, and so does
+//! deserialization, so every `CountryCode`, `CipNumber`, `Text` or `Date` in an event is known
+//! good. (A `Text` or a `CipNumber` read from JSON is checked against the widest rule any field
+//! allows, since the field's own limit is not known there; a submission's document number is
+//! checked against its document type again when the submission is decided.)
 //!
 //! Errors never echo the rejected input: it may be personal data typed into the wrong field.
 
@@ -23,6 +26,9 @@ pub enum ValueError {
         /// The maximum length in characters.
         max: usize,
     },
+    /// The value has leading or trailing white space (only text read back from JSON can).
+    #[error("must not begin or end with white space")]
+    Untrimmed,
     /// The value used a character outside the allowed set.
     #[error("may only contain letters, digits, spaces and / ? : ( ) . , & ' + -")]
     BadCharacters,
@@ -55,9 +61,30 @@ pub enum ValueError {
 }
 
 /// Free text as Paxos accepts it: non-empty, bounded, from a restricted character set.
+///
+/// Deserialized text must be trimmed, non-empty, printable ASCII and at most
+/// [`Text::NAME_MAX`] characters: the widest rule of any field.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct Text(String);
+
+impl TryFrom<String> for Text {
+    type Error = ValueError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let text = Self::parse_printable(&value, Self::NAME_MAX)?;
+        if text.0 != value {
+            return Err(ValueError::Untrimmed);
+        }
+        Ok(text)
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> Self {
+        text.0
+    }
+}
 
 impl Text {
     /// Length limit of names and descriptions.
@@ -171,9 +198,31 @@ impl fmt::Debug for CountryCode {
 
 /// A document number whose format matches its [`CipIdType`] (SSN and ITIN `xxx-xx-xxxx`, EIN
 /// `xx-xxxxxxx`; other documents: bounded free text). Personal data: never printed.
+///
+/// A deserialized number must be valid [`Text`] of at most [`Text::NAME_MAX`] characters, the
+/// rule of the freest document type; its format for its type is checked with the document type
+/// beside it ([`CipNumber::check_for`]).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct CipNumber(String);
+
+impl TryFrom<String> for CipNumber {
+    type Error = ValueError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let text = Text::parse(&value, Text::NAME_MAX)?;
+        if text.0 != value {
+            return Err(ValueError::Untrimmed);
+        }
+        Ok(Self(value))
+    }
+}
+
+impl From<CipNumber> for String {
+    fn from(number: CipNumber) -> Self {
+        number.0
+    }
+}
 
 impl CipNumber {
     /// Checks `value` against the format `kind` requires.
@@ -200,6 +249,16 @@ impl CipNumber {
             }),
             _ => Text::parse(value, Text::NAME_MAX).map(|t| Self(t.0)),
         }
+    }
+
+    /// Checks that this number has the format `kind` requires, exactly as [`CipNumber::parse`]
+    /// would have made it.
+    pub fn check_for(&self, kind: CipIdType) -> Result<(), ValueError> {
+        let parsed = Self::parse(kind, &self.0)?;
+        if parsed != *self {
+            return Err(ValueError::Untrimmed);
+        }
+        Ok(())
     }
 
     /// The document number.

@@ -703,3 +703,43 @@ async fn two_identities_racing_for_one_cip_id_get_it_once() {
         "{loser}"
     );
 }
+
+#[tokio::test]
+async fn a_submission_deserialized_by_a_caller_is_checked_like_a_parsed_one() {
+    let json = serde_json::to_string(&submission(&person_draft())).unwrap();
+    assert!(json.contains(SSN));
+    // Valid text, but not the SSN format: it would fingerprint apart from the same number
+    // written with its dashes.
+    let undashed: Box<onboarding_domain::IdentitySubmission> =
+        serde_json::from_str(&json.replace(SSN, &SSN.replace('-', ""))).unwrap();
+    let result = TestFramework::<Identity>::with(services(FakeDirectory::new()))
+        .given_no_previous_events()
+        .when_async(IdentityCommand::Submit {
+            id: IdentityId::new(),
+            submission: undashed,
+        })
+        .await
+        .inspect_result();
+    assert_eq!(
+        result,
+        Err(IdentityError::Invalid(violations([(
+            "person_details.cip_id",
+            Problem::Value(ValueError::BadCipFormat {
+                kind: CipIdType::Ssn,
+                format: "xxx-xx-xxxx",
+            }),
+        )])))
+    );
+
+    // Text that no field accepts does not deserialize at all.
+    for bad in [format!(" {SSN}"), "531-27-9046\\u0007".to_owned()] {
+        let tampered = json.replace(SSN, &bad);
+        assert!(
+            serde_json::from_str::<onboarding_domain::IdentitySubmission>(&tampered).is_err(),
+            "{bad:?} was accepted"
+        );
+    }
+    let name = json.replace("\"Quarrington\"", "\"Quar\\u0000rington\"");
+    assert_ne!(name, json, "the draft's last name is Quarrington");
+    assert!(serde_json::from_str::<onboarding_domain::IdentitySubmission>(&name).is_err());
+}

@@ -52,6 +52,11 @@ pub fn check_person(person: &PersonSubmission, now: DateTime<Utc>) -> Violations
             Problem::UsResidentNeedsSsnOrItin,
         );
     }
+    // Submissions built by `IdentityDraft` are checked already; one deserialized by a caller
+    // only as text.
+    if let Err(e) = pii.cip_id.check_for(cip_type) {
+        v.push("person_details.cip_id", Problem::Value(e));
+    }
     if tax_details.is_empty() && !person.common.tax_details_not_required {
         v.push("tax_details", Problem::Missing);
     }
@@ -62,7 +67,7 @@ pub fn check_person(person: &PersonSubmission, now: DateTime<Utc>) -> Violations
 /// the members exist: see [`check_members`]).
 pub fn check_institution(inst: &InstitutionSubmission, now: DateTime<Utc>) -> Violations {
     let mut v = Violations::new();
-    let (Some(_), Some(tax_details)) = (inst.pii.clear(), inst.tax_details.clear()) else {
+    let (Some(pii), Some(tax_details)) = (inst.pii.clear(), inst.tax_details.clear()) else {
         v.push("institution_details", Problem::NotInClear);
         return v;
     };
@@ -76,6 +81,9 @@ pub fn check_institution(inst: &InstitutionSubmission, now: DateTime<Utc>) -> Vi
                 kind: IdentityKind::Institution,
             },
         );
+    }
+    if let Err(e) = pii.cip_id.check_for(d.cip_id_type) {
+        v.push(f("cip_id"), Problem::Value(e));
     }
     if d.govt_registration_date > now.date_naive() {
         v.push(f("govt_registration_date"), Problem::InTheFuture);
