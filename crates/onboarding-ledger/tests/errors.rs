@@ -40,9 +40,10 @@ async fn a_server_that_is_down_is_unreachable() {
 #[tokio::test]
 async fn a_malformed_url_is_reported_as_such() {
     let err = expect_err(Ledger::connect("not a url", LedgerOptions::default()).await);
-    match err {
-        LedgerError::Store(StoreError::Unreachable(message)) => {
-            assert!(message.contains("invalid database URL"), "{message}")
+    match &err {
+        LedgerError::Store(StoreError::Config(message)) => {
+            assert!(message.contains("invalid database URL"), "{message}");
+            assert!(!err.is_retryable(), "a wrong URL stays wrong")
         }
         other => panic!("got {other:?}"),
     }

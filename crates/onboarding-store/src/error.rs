@@ -6,6 +6,9 @@ pub enum StoreError {
     /// The database cannot be reached; check `DATABASE_URL` and that the server is up, then retry.
     #[error("cannot reach the database: {0}")]
     Unreachable(String),
+    /// The configuration is wrong (a malformed database URL, say): retrying cannot help.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The database is reachable but its schema is missing or old; run `onboarding migrate`.
     #[error("the database schema is not set up ({0}); run `onboarding migrate`")]
     SchemaMissing(String),

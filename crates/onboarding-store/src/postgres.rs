@@ -23,7 +23,7 @@ const SEQUENCE_BATCH: i32 = 10_000;
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
     let options: PgConnectOptions = url
         .parse()
-        .map_err(|e: sqlx::Error| StoreError::Unreachable(format!("invalid database URL: {e}")))?;
+        .map_err(|e: sqlx::Error| StoreError::Config(format!("invalid database URL: {e}")))?;
     // The pool retries refused connections until its acquire timeout and then reports only the
     // timeout; one direct attempt first fails at once, with the cause.
     PgConnection::connect_with(&options)
