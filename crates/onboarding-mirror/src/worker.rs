@@ -37,6 +37,7 @@ use onboarding_ledger::domain::{
 use onboarding_ledger::projections::{DomainEvent, ProjectedEvent};
 use onboarding_ledger::{CommandContext, Ledger, RecordedEvent};
 use onboarding_paxos::mapping::{self, OrderProgress};
+use onboarding_paxos::model::Balance;
 use onboarding_paxos::{Error as PaxosError, PaxosClient};
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
@@ -179,6 +180,29 @@ fn local_rejection(operation: &str, reference: String, reason: String) -> Mirror
         status: None,
         reason,
     }
+}
+
+/// Why a deposit waits when Paxos reports balances too large to add up: the deposit cannot be
+/// checked against them, so it waits at its position rather than guess (or panic).
+const BALANCE_OVERFLOW: &str = "the asset's Paxos balance is too large to add up";
+
+/// Available plus trading of `asset` over `balances`, or `None` if the sum overflows a
+/// `Decimal` (Paxos's numbers are not ours to trust: `+` on them would panic).
+fn asset_total(balances: &[Balance], asset: &str) -> Option<Decimal> {
+    balances
+        .iter()
+        .filter(|b| b.asset.eq_ignore_ascii_case(asset))
+        .try_fold(Decimal::ZERO, |total, b| {
+            total
+                .checked_add(b.available.unwrap_or_default())?
+                .checked_add(b.trading.unwrap_or_default())
+        })
+}
+
+/// Whether a balance went from `before` to `after` by at least `amount`; `None` when the
+/// difference overflows a `Decimal`.
+fn grew_by(before: Decimal, after: Decimal, amount: Decimal) -> Option<bool> {
+    after.checked_sub(before).map(|grown| grown >= amount)
 }
 
 /// Paxos ids of ledger identities, or which are missing and whether any of those was refused.
@@ -581,7 +605,12 @@ impl MirrorWorker {
         }
         let ctx = ctx(record, "mirror sandbox deposit");
         let before = match self.balance(&paxos_profile, asset.as_str()).await {
-            Ok(b) => b,
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                return Ok(Step::Wait(format!(
+                    "balances of profile {profile}: {BALANCE_OVERFLOW}"
+                )))
+            }
             Err(e) => return Ok(Step::Wait(format!("balances of profile {profile}: {e}"))),
         };
         let request = mapping::sandbox_deposit(asset, amount);
@@ -592,13 +621,19 @@ impl MirrorWorker {
             ) => {
                 // Ambiguous: it may have taken effect. Only the balance can tell.
                 let after = match self.balance(&paxos_profile, asset.as_str()).await {
-                    Ok(b) => b,
-                    Err(_) => return Ok(Step::Wait(format!("deposit {funding_id}: {e}"))),
+                    Ok(Some(b)) => b,
+                    Ok(None) | Err(_) => {
+                        return Ok(Step::Wait(format!("deposit {funding_id}: {e}")))
+                    }
                 };
-                if after - before >= amount.value() {
-                    None
-                } else {
-                    return Ok(Step::Wait(format!("deposit {funding_id}: {e}")));
+                match grew_by(before, after, amount.value()) {
+                    Some(true) => None,
+                    Some(false) => return Ok(Step::Wait(format!("deposit {funding_id}: {e}"))),
+                    None => {
+                        return Ok(Step::Wait(format!(
+                            "deposit {funding_id}: {e}; {BALANCE_OVERFLOW}"
+                        )))
+                    }
                 }
             }
             Err(e) => {
@@ -624,14 +659,14 @@ impl MirrorWorker {
         Ok(Step::Done)
     }
 
-    /// Available plus trading of one asset at Paxos.
-    async fn balance(&self, paxos_profile: &str, asset: &str) -> Result<Decimal, PaxosError> {
+    /// Available plus trading of one asset at Paxos; `None` when that does not fit a `Decimal`.
+    async fn balance(
+        &self,
+        paxos_profile: &str,
+        asset: &str,
+    ) -> Result<Option<Decimal>, PaxosError> {
         let balances = self.paxos.list_balances(paxos_profile).await?;
-        Ok(balances
-            .iter()
-            .filter(|b| b.asset.eq_ignore_ascii_case(asset))
-            .map(|b| b.available.unwrap_or_default() + b.trading.unwrap_or_default())
-            .sum())
+        Ok(asset_total(&balances, asset))
     }
 
     async fn create_order(
@@ -916,4 +951,49 @@ fn parse<T: std::str::FromStr>(text: &str, position: i64) -> Result<T, MirrorErr
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    use super::{asset_total, grew_by, Balance};
+
+    fn balance(asset: &str, available: Decimal, trading: Decimal) -> Balance {
+        Balance {
+            asset: asset.to_owned(),
+            available: Some(available),
+            trading: Some(trading),
+        }
+    }
+
+    #[test]
+    fn an_asset_total_adds_available_and_trading_of_that_asset_only() {
+        let balances = [
+            balance("USD", dec!(10), dec!(2.5)),
+            balance("usd", dec!(1), Decimal::ZERO),
+            balance("BTC", Decimal::MAX, Decimal::MAX),
+        ];
+        assert_eq!(asset_total(&balances, "USD"), Some(dec!(13.5)));
+        assert_eq!(asset_total(&balances, "ETH"), Some(Decimal::ZERO));
+    }
+
+    #[test]
+    fn an_asset_total_too_large_for_a_decimal_is_none() {
+        let within_one = [balance("USD", Decimal::MAX, Decimal::ONE)];
+        assert_eq!(asset_total(&within_one, "USD"), None);
+        let across_items = [
+            balance("USD", Decimal::MAX, Decimal::ZERO),
+            balance("USD", Decimal::ONE, Decimal::ZERO),
+        ];
+        assert_eq!(asset_total(&across_items, "USD"), None);
+    }
+
+    #[test]
+    fn growth_is_compared_and_an_overflowing_difference_is_none() {
+        assert_eq!(grew_by(dec!(100), dec!(800), dec!(700)), Some(true));
+        assert_eq!(grew_by(dec!(100), dec!(799), dec!(700)), Some(false));
+        assert_eq!(grew_by(Decimal::MIN, Decimal::MAX, dec!(700)), None);
+    }
 }

@@ -4,6 +4,9 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use onboarding_paxos::mapping;
+use onboarding_paxos::model::{OrderStatus, SandboxDepositRequest};
+use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::support::*;
@@ -81,4 +84,46 @@ async fn a_timed_out_deposit_that_took_effect_is_not_repeated(pool: PgPool) {
     // Another pass does not deposit again.
     mirror_all(&w).await;
     assert_eq!(w.sandbox.stats().deposits, 1);
+}
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_deposit_waits_when_the_paxos_balance_is_too_large_to_add_up(pool: PgPool) {
+    let w = world(&pool).await;
+    let id = approved_person(&w).await;
+    let opened = open_account(&w, id).await;
+    mirror_all(&w).await;
+    let paxos_identity = paxos_identity_id(&w, id).await;
+    let account = w.ledger.account(opened.account_id).await.unwrap();
+    let (paxos_account, paxos_profile) = account.paxos_ids().expect("linked");
+    let (paxos_account, paxos_profile) = (paxos_account.to_owned(), paxos_profile.to_owned());
+
+    // At Paxos: the largest USD amount a decimal holds available, plus one USD held by an
+    // open limit order (1 BTC at 1 USD, far below the market), so available + trading overflows.
+    let deposit = |amount| SandboxDepositRequest {
+        asset: "USD".to_owned(),
+        amount,
+        crypto_network: None,
+    };
+    w.paxos
+        .sandbox_deposit(&paxos_profile, &deposit(Decimal::MAX))
+        .await
+        .unwrap();
+    let order = mapping::create_order(&limit_buy("1", "1"), &paxos_identity, &paxos_account);
+    let open = w.paxos.create_order(&paxos_profile, &order).await.unwrap();
+    assert_eq!(open.status, Some(OrderStatus::Open));
+    w.paxos
+        .sandbox_deposit(&paxos_profile, &deposit(Decimal::ONE))
+        .await
+        .unwrap();
+
+    fund_sandbox(&w, opened.profile_id, "fund-1", "10").await;
+    let report = w.mirror.run_once().await.expect("the pass runs");
+    let waiting = report.waiting.expect("the deposit waits at its position");
+    assert!(waiting.contains("too large to add up"), "{waiting}");
+    assert!(!waiting.contains("Quint"), "no personal data: {waiting}");
+    assert_eq!(
+        w.sandbox.stats().deposits,
+        2,
+        "the funding was not deposited"
+    );
 }

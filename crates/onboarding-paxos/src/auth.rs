@@ -74,6 +74,11 @@ impl fmt::Debug for TokenSource {
 /// Tokens without `expires_in` are assumed to last this long.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
+/// The longest a token is trusted for, whatever `expires_in` says. `expires_in` is any number
+/// the OAuth server sends, and an `Instant` that far ahead overflows (a panic); Paxos issues
+/// tokens for about an hour, so a day is generous and renewing once a day costs nothing.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl TokenSource {
     pub(crate) fn new(
         http: reqwest::Client,
@@ -172,7 +177,8 @@ impl TokenSource {
                         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                 })
                 .map(Duration::from_secs)
-                .unwrap_or(DEFAULT_LIFETIME);
+                .unwrap_or(DEFAULT_LIFETIME)
+                .min(MAX_LIFETIME);
             tracing::debug!(lifetime_secs = lifetime.as_secs(), "new Paxos token");
             Ok((AccessToken(answer.access_token.into()), lifetime))
         }

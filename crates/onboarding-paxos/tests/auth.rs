@@ -1,11 +1,16 @@
 //! OAuth2: one token for many calls, renewal before expiry, one re-authentication on 401.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
 use onboarding_paxos::model::EventsQuery;
-use onboarding_paxos::{Error, PaxosClient};
+use onboarding_paxos::{Error, PaxosClient, PaxosConfig};
 use paxos_sandbox::SandboxConfig;
+use serde_json::{json, Value};
 
 use crate::support::{client, config, sandbox, sandbox_with};
 
@@ -99,5 +104,40 @@ async fn the_secret_never_appears_in_debug_output() {
     for text in [format!("{cfg:?}"), format!("{client:?}")] {
         assert!(!text.contains(&sandbox.client_secret), "{text}");
         assert!(!text.contains("sbx_"), "a token leaked: {text}");
+    }
+}
+
+/// A stand-in OAuth server and API on loopback whose tokens claim `expires_in`; it counts the
+/// tokens it issues. The base URL serves both, as the sandbox does.
+async fn server_with_expires_in(expires_in: Value) -> (String, Arc<AtomicUsize>) {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let app = Router::new()
+        .route(
+            "/oauth2/token",
+            post(move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let body = json!({"access_token": format!("t-{n}"), "expires_in": expires_in});
+                async move { Json(body) }
+            }),
+        )
+        .fallback(|| async { Json(json!({"events": []})) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, issued)
+}
+
+#[tokio::test]
+async fn a_huge_expires_in_is_capped_instead_of_overflowing() {
+    for expires_in in [json!(u64::MAX), json!(u64::MAX.to_string())] {
+        let (url, issued) = server_with_expires_in(expires_in).await;
+        let client = PaxosClient::new(PaxosConfig::new(&url, &url, "id", "secret")).unwrap();
+        call(&client).await.unwrap();
+        call(&client).await.unwrap();
+        // Still a long-lived token: the second call reuses it.
+        assert_eq!(issued.load(Ordering::SeqCst), 1);
     }
 }

@@ -142,13 +142,15 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() {
+    // Strip rather than slice by lengths: a cut by byte count can fall inside a multi-byte
+    // character of `text` (a panic), and stripping the suffix from what follows the prefix
+    // keeps the two from overlapping.
+    let Some(mut rest) = text
+        .strip_prefix(first)
+        .and_then(|after| after.strip_suffix(last))
+    else {
         return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    if !text.ends_with(last) {
-        return false;
-    }
+    };
     for middle in &parts[1..parts.len() - 1] {
         match rest.find(middle) {
             Some(i) => rest = &rest[i + middle.len()..],
@@ -170,5 +172,15 @@ mod tests {
         assert!(glob_match("exact", "exact"));
         assert!(!glob_match("999-*", "123-99-9999"));
         assert!(!glob_match("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn globs_match_text_with_multi_byte_characters() {
+        assert!(!glob_match("*-0000", "é0000"));
+        assert!(!glob_match("é*", "e"));
+        assert!(!glob_match("*x*", "日本"));
+        assert!(glob_match("*-0000", "日本-0000"));
+        assert!(glob_match("é*ü", "éaü"));
+        assert!(glob_match("日*語", "日本語"));
     }
 }

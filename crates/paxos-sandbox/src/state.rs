@@ -657,7 +657,14 @@ impl Store {
         let amount = parse_decimal(body.get("amount"))
             .filter(|a| *a > Decimal::ZERO)
             .ok_or_else(|| ApiProblem::bad_request("amount must be a positive decimal"))?;
-        profile.balances.entry(asset).or_default().available += amount;
+        let available = profile
+            .balances
+            .get(&asset)
+            .map(|h| h.available)
+            .unwrap_or_default()
+            .checked_add(amount)
+            .ok_or_else(|| too_large("amount"))?;
+        profile.balances.entry(asset).or_default().available = available;
         self.stats.deposits += 1;
         Ok(json!({ "activity_id": Uuid::new_v4().to_string() }))
     }
@@ -779,7 +786,10 @@ impl Store {
             (true, true) => (quote_asset.clone(), quote_amount.unwrap_or_default()),
             (false, true) => (
                 quote_asset.clone(),
-                base_amount.unwrap_or_default() * limit_price.unwrap_or_default(),
+                base_amount
+                    .unwrap_or_default()
+                    .checked_mul(limit_price.unwrap_or_default())
+                    .ok_or_else(|| too_large("base_amount times price"))?,
             ),
             (_, false) => (base_asset.clone(), base_amount.unwrap_or_default()),
         };
@@ -829,10 +839,16 @@ impl Store {
             modified_at: now,
             hold: None,
         };
-        // Take the hold, then match.
-        let holding = profile.balances.entry(need_asset.clone()).or_default();
+        // Take the hold, then match, on a copy kept only if every amount fits a `Decimal`: an
+        // order too large is refused whole, never half applied.
+        let mut draft = profile.clone();
+        let holding = draft.balances.entry(need_asset.clone()).or_default();
+        // `available` is at least `needed` (checked above), so this cannot overflow.
         holding.available -= needed;
-        holding.trading += needed;
+        holding.trading = holding
+            .trading
+            .checked_add(needed)
+            .ok_or_else(|| too_large("the amount to hold"))?;
         order.hold = Some((need_asset, needed));
         let crosses = is_market
             || limit_price.is_some_and(|p| {
@@ -848,12 +864,21 @@ impl Store {
             } else {
                 limit_price.unwrap_or(market_price)
             };
-            fill(profile, &mut order, fill_price, &base_asset, &quote_asset);
+            fill(
+                &mut draft,
+                &mut order,
+                fill_price,
+                &base_asset,
+                &quote_asset,
+            )
+            .ok_or_else(|| too_large("the filled amount"))?;
         } else if matches!(order.time_in_force.as_str(), "IOC" | "FOK") {
-            release(profile, &mut order, "CANCELLED");
+            release(&mut draft, &mut order, "CANCELLED")
+                .ok_or_else(|| too_large("the released amount"))?;
         } else {
             order.status = "OPEN";
         }
+        *profile = draft;
         let answer = order.to_json();
         if let Some(r) = ref_id {
             self.order_by_ref.insert(r, order.id.clone());
@@ -890,7 +915,7 @@ impl Store {
             .profiles
             .get_mut(profile_id)
             .ok_or_else(|| ApiProblem::not_found("profile"))?;
-        release(profile, order, "CANCELLED");
+        release(profile, order, "CANCELLED").ok_or_else(|| too_large("the released amount"))?;
         Ok(json!({}))
     }
 
@@ -911,58 +936,79 @@ impl Store {
                 price >= limit
             };
             if let (true, Some(profile)) = (crosses, self.profiles.get_mut(&order.profile_id)) {
-                fill(profile, order, limit, &base, &quote);
+                if fill(profile, order, limit, &base, &quote).is_none() {
+                    // Nothing was changed: the order stays open, as at a price that missed it.
+                    tracing::warn!(order = %order.id, "fill amounts overflow; order left open");
+                }
             }
         }
     }
 }
 
+/// The 400 for a request whose amounts, or the balances they would make, do not fit a
+/// `Decimal` (arithmetic on them would panic).
+fn too_large(what: &str) -> ApiProblem {
+    ApiProblem::bad_request(format!("{what} invalid: too large"))
+}
+
 /// Fills `order` completely at `price`: spends its hold and credits the other asset. A buy
-/// spends `base × price` of its held quote and returns the rest to `available`.
+/// spends `base × price` of its held quote and returns the rest to `available`. `None`, with
+/// nothing changed, when an amount or a resulting balance does not fit a `Decimal`.
 fn fill(
     profile: &mut ProfileRecord,
     order: &mut OrderRecord,
     price: Decimal,
     base: &str,
     quote: &str,
-) {
+) -> Option<()> {
     let buy = order.side == "BUY";
     let base_filled = match (order.base_amount, order.quote_amount) {
         (Some(b), _) => b,
-        (None, Some(q)) => (q / price).round_dp_with_strategy(BASE_SCALE, RoundingStrategy::ToZero),
+        (None, Some(q)) => q
+            .checked_div(price)?
+            .round_dp_with_strategy(BASE_SCALE, RoundingStrategy::ToZero),
         (None, None) => Decimal::ZERO,
     };
-    let quote_value = base_filled * price;
-    let (held_asset, held) = order.hold.take().unwrap_or_default();
-    let holding = profile.balances.entry(held_asset).or_default();
-    holding.trading -= held;
+    let quote_value = base_filled.checked_mul(price)?;
+    let (held_asset, held) = order.hold.clone().unwrap_or_default();
     let spent = if buy { quote_value } else { base_filled };
-    holding.available += held - spent;
     let (credit_asset, credit) = if buy {
         (base, base_filled)
     } else {
         (quote, quote_value)
     };
-    profile
-        .balances
-        .entry(credit_asset.to_owned())
-        .or_default()
-        .available += credit;
+    let mut balances = profile.balances.clone();
+    let holding = balances.entry(held_asset).or_default();
+    holding.trading = holding.trading.checked_sub(held)?;
+    holding.available = holding.available.checked_add(held.checked_sub(spent)?)?;
+    let credited = balances.entry(credit_asset.to_owned()).or_default();
+    credited.available = credited.available.checked_add(credit)?;
+    profile.balances = balances;
+    order.hold = None;
     order.amount_filled = base_filled;
     order.vwap = price;
     order.status = "FILLED";
     order.modified_at = Utc::now();
+    Some(())
 }
 
-/// Closes `order` with `status`, returning its hold to `available`.
-fn release(profile: &mut ProfileRecord, order: &mut OrderRecord, status: &'static str) {
-    if let Some((asset, held)) = order.hold.take() {
-        let holding = profile.balances.entry(asset).or_default();
-        holding.trading -= held;
-        holding.available += held;
+/// Closes `order` with `status`, returning its hold to `available`. `None`, with nothing
+/// changed, when the resulting balance does not fit a `Decimal`.
+fn release(
+    profile: &mut ProfileRecord,
+    order: &mut OrderRecord,
+    status: &'static str,
+) -> Option<()> {
+    if let Some((asset, held)) = &order.hold {
+        let holding = profile.balances.entry(asset.clone()).or_default();
+        let trading = holding.trading.checked_sub(*held)?;
+        let available = holding.available.checked_add(*held)?;
+        (holding.trading, holding.available) = (trading, available);
     }
+    order.hold = None;
     order.status = status;
     order.modified_at = Utc::now();
+    Some(())
 }
 
 /// The filters of `GET /events`.

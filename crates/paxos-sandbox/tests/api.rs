@@ -260,6 +260,69 @@ async fn open_limit_orders_hold_funds_and_can_be_cancelled() {
     assert_eq!(balances["items"][0]["available"], json!("1000"));
 }
 
+/// The largest amount a `Decimal` holds.
+const MAX_AMOUNT: &str = "79228162514264337593543950335";
+
+#[tokio::test]
+async fn a_deposit_that_would_overflow_the_balance_is_refused_with_400() {
+    let api = Api::default().await;
+    let identity = api.approved_person("r-1", "123-45-6789").await;
+    let (_, profile) = api.account(&identity, "acc-1").await;
+    let deposit = format!("/sandbox/profiles/{profile}/deposit");
+    let (status, _) = api
+        .post(&deposit, json!({"asset": "USD", "amount": MAX_AMOUNT}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = api
+        .post(&deposit, json!({"asset": "USD", "amount": "1"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["detail"], json!("amount invalid: too large"));
+    let (_, balances) = api.get(&format!("/profiles/{profile}/balances")).await;
+    assert_eq!(balances["items"][0]["available"], json!(MAX_AMOUNT));
+    assert_eq!(api.sandbox.stats().deposits, 1);
+}
+
+#[tokio::test]
+async fn orders_whose_amounts_overflow_are_refused_with_400_and_change_nothing() {
+    let api = Api::default().await;
+    let identity = api.approved_person("r-1", "123-45-6789").await;
+    let (_, profile) = api.account(&identity, "acc-1").await;
+    let orders = format!("/profiles/{profile}/orders");
+
+    // A limit buy whose cost, base_amount × price, does not fit a decimal.
+    let (status, problem) = api
+        .post(
+            &orders,
+            json!({"ref_id": "o-1", "side": "BUY", "market": "BTCUSD", "type": "LIMIT",
+                   "base_amount": MAX_AMOUNT, "price": "2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+
+    // A market sell of every BTC a decimal holds: its proceeds at 60,000 USD do not fit.
+    api.post(
+        &format!("/sandbox/profiles/{profile}/deposit"),
+        json!({"asset": "BTC", "amount": MAX_AMOUNT}),
+    )
+    .await;
+    let (status, problem) = api
+        .post(
+            &orders,
+            json!({"ref_id": "o-2", "side": "SELL", "market": "BTCUSD", "type": "MARKET",
+                   "base_amount": MAX_AMOUNT}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    let (_, balances) = api.get(&format!("/profiles/{profile}/balances")).await;
+    assert_eq!(
+        balances,
+        json!({"items": [{"asset": "BTC", "available": MAX_AMOUNT, "trading": "0"}]}),
+        "no hold is left behind"
+    );
+    assert_eq!(api.sandbox.stats().orders, 0);
+}
+
 #[tokio::test]
 async fn events_page_ascending_by_created_at() {
     let api = Api::start(SandboxConfig {
