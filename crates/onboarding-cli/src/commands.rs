@@ -8,8 +8,8 @@ use onboarding_ledger::domain::vocab::{
     AccountMemberRole, AccountType, OrderSide, OrderType, TimeInForce,
 };
 use onboarding_ledger::domain::{
-    AccountMember, Amount, Asset, Decision, DecisionSource, FundingMethod, IdentityId, Market,
-    OrderId, OrderRequest, ProfileId,
+    AccountId, AccountMember, Amount, Asset, Decision, DecisionSource, FundingMethod, IdentityId,
+    Market, OrderId, OrderRequest, ProfileId,
 };
 use onboarding_ledger::{AccountRequest, CommandContext, Ledger};
 use serde_json::json;
@@ -86,6 +86,13 @@ pub enum AccountCommand {
         /// An authorized user (an approved person; repeatable).
         #[arg(long = "authorized-user")]
         authorized_users: Vec<IdentityId>,
+    },
+    /// Close an open account (the reason is `--reason`). Erasing a disabled identity's
+    /// personal data needs every account it is on closed first.
+    Close {
+        /// The account.
+        #[arg(value_name = "ACCOUNT_ID")]
+        account: AccountId,
     },
 }
 
@@ -227,6 +234,7 @@ pub async fn identity(
     Ok(())
 }
 
+/// The reason recorded for commands whose events require one: `--reason`, or a generic one.
 fn ctx_reason(ctx: &CommandContext) -> String {
     ctx.reason()
         .unwrap_or("requested by the integrator")
@@ -240,37 +248,48 @@ pub async fn account(
     json: bool,
     command: AccountCommand,
 ) -> anyhow::Result<()> {
-    let AccountCommand::Open {
-        owner,
-        account_type,
-        joint,
-        authorized_users,
-    } = command;
-    let mut request = AccountRequest::new(owner, account_type);
-    request.members = joint
-        .into_iter()
-        .map(|identity_id| AccountMember {
-            identity_id,
-            role: AccountMemberRole::BeneficialOwner,
-        })
-        .chain(
-            authorized_users
+    match command {
+        AccountCommand::Open {
+            owner,
+            account_type,
+            joint,
+            authorized_users,
+        } => {
+            let mut request = AccountRequest::new(owner, account_type);
+            request.members = joint
                 .into_iter()
                 .map(|identity_id| AccountMember {
                     identity_id,
-                    role: AccountMemberRole::AuthorizedUser,
-                }),
-        )
-        .collect();
-    let opened = ledger.open_account(ctx, request).await?;
-    print::ids(
-        json,
-        &[
-            ("account_id", opened.account_id.to_string()),
-            ("profile_id", opened.profile_id.to_string()),
-        ],
-        "account and profile opened",
-    );
+                    role: AccountMemberRole::BeneficialOwner,
+                })
+                .chain(
+                    authorized_users
+                        .into_iter()
+                        .map(|identity_id| AccountMember {
+                            identity_id,
+                            role: AccountMemberRole::AuthorizedUser,
+                        }),
+                )
+                .collect();
+            let opened = ledger.open_account(ctx, request).await?;
+            print::ids(
+                json,
+                &[
+                    ("account_id", opened.account_id.to_string()),
+                    ("profile_id", opened.profile_id.to_string()),
+                ],
+                "account and profile opened",
+            );
+        }
+        AccountCommand::Close { account } => {
+            ledger.close_account(ctx, account, ctx_reason(ctx)).await?;
+            print::ids(
+                json,
+                &[("account_id", account.to_string())],
+                "account closed",
+            );
+        }
+    }
     Ok(())
 }
 

@@ -49,14 +49,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the seed onboarding flows (a person; a corporation with its members) end to end,
-    /// mirrored to an in-process Paxos sandbox (or the Paxos given by --paxos-api-url).
+    /// mirrored to an in-process Paxos sandbox (or the Paxos given by --paxos-url).
     Demo(demo::DemoArgs),
     /// Apply the database migrations.
     Migrate,
     /// Submit, decide or disable identities.
     #[command(subcommand)]
     Identity(commands::IdentityCommand),
-    /// Open accounts.
+    /// Open or close accounts.
     #[command(subcommand)]
     Account(commands::AccountCommand),
     /// Fund profiles.
@@ -81,9 +81,10 @@ enum Command {
         /// Only what was recorded until this time (RFC 3339), e.g. 2026-03-01T00:00:00Z.
         #[arg(long)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: read::AuditFormat,
+        /// Output format: `table` by default, `jsonl` with the global `--json`; an explicit
+        /// `--format` always wins.
+        #[arg(long, value_enum)]
+        format: Option<read::AuditFormat>,
     },
     /// Erase an identity's personal data (crypto-shredding), when the retention period allows.
     Forget {
@@ -189,6 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
         } => {
             let (ledger, _) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
+            let format = read::AuditFormat::chosen(format, cli.json);
             read::audit(&ledger, identity, as_of, format).await
         }
         Command::Forget { identity } => {
@@ -261,12 +263,24 @@ pub fn options() -> anyhow::Result<LedgerOptions> {
         ..LedgerOptions::default()
     };
     if let Ok(days) = std::env::var("ONBOARDING_RETENTION_DAYS") {
-        let days: i64 = days.parse().map_err(|_| {
-            anyhow::anyhow!("ONBOARDING_RETENTION_DAYS must be a whole number of days")
-        })?;
-        options.retention = chrono::Duration::days(days);
+        options.retention = retention_days(&days)?;
     }
     Ok(options)
+}
+
+/// `ONBOARDING_RETENTION_DAYS` as a period: a whole number of days, from 0 up to what the
+/// calendar can count.
+fn retention_days(text: &str) -> anyhow::Result<chrono::Duration> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|days| chrono::Duration::try_days(days.into()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "ONBOARDING_RETENTION_DAYS must be a whole number of days from 0 to {}",
+                u32::MAX
+            )
+        })
 }
 
 /// The cip fingerprint key from `ONBOARDING_CIP_KEY`, or the development key with a warning.
@@ -279,6 +293,24 @@ pub fn cip_key() -> anyhow::Result<FingerprintKey> {
                 FingerprintKey::ENV
             );
             Ok(FingerprintKey::development())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retention_days;
+
+    #[test]
+    fn retention_is_a_whole_number_of_days_that_the_calendar_can_count() {
+        assert_eq!(
+            retention_days("1826").unwrap(),
+            chrono::Duration::days(1826)
+        );
+        assert_eq!(retention_days(" 0 ").unwrap(), chrono::Duration::zero());
+        for bad in ["-1", "1.5", "five", "", "99999999999999"] {
+            let err = retention_days(bad).unwrap_err().to_string();
+            assert!(err.contains("ONBOARDING_RETENTION_DAYS"), "{bad:?}: {err}");
         }
     }
 }

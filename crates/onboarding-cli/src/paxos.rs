@@ -21,8 +21,13 @@ use crate::print;
 /// How to reach Paxos.
 #[derive(Debug, Args)]
 pub struct PaxosArgs {
-    /// The Paxos REST base, including `/v2`.
-    #[arg(long, env = "PAXOS_API_URL", default_value = SANDBOX_API_URL)]
+    /// The Paxos REST base, including `/v2`. `--paxos-url` is the same flag.
+    #[arg(
+        long,
+        visible_alias = "paxos-url",
+        env = "PAXOS_API_URL",
+        default_value = SANDBOX_API_URL
+    )]
     paxos_api_url: String,
     /// The Paxos OAuth host (tokens from `{url}/oauth2/token`).
     #[arg(long, env = "PAXOS_OAUTH_URL", default_value = onboarding_paxos::config::SANDBOX_OAUTH_URL)]
@@ -183,4 +188,35 @@ pub async fn serve(ledger: Ledger, args: ServeArgs) -> anyhow::Result<()> {
     polling.await.ok();
     server.await??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::PaxosArgs;
+
+    /// `PaxosArgs` on a command line of its own.
+    #[derive(Debug, Parser)]
+    struct Paxos {
+        #[command(flatten)]
+        args: PaxosArgs,
+    }
+
+    #[test]
+    fn paxos_url_is_another_name_for_paxos_api_url() {
+        for flag in ["--paxos-url", "--paxos-api-url"] {
+            let paxos = Paxos::try_parse_from([
+                "mirror",
+                flag,
+                "http://127.0.0.1:9/v2",
+                "--paxos-client-id",
+                "id",
+                "--paxos-client-secret",
+                "secret",
+            ])
+            .unwrap_or_else(|e| panic!("{flag}: {e}"));
+            assert_eq!(paxos.args.paxos_api_url, "http://127.0.0.1:9/v2", "{flag}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 /// Output formats of `audit`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuditFormat {
     /// A table for people.
     Table,
@@ -22,6 +22,18 @@ pub enum AuditFormat {
     Jsonl,
     /// Comma-separated values with a header.
     Csv,
+}
+
+impl AuditFormat {
+    /// The format `audit` prints in: the one given with `--format`, else JSON lines under the
+    /// global `--json` (so that `--json` means machine output for every command), else a table.
+    pub fn chosen(explicit: Option<Self>, json: bool) -> Self {
+        match explicit {
+            Some(format) => format,
+            None if json => Self::Jsonl,
+            None => Self::Table,
+        }
+    }
 }
 
 /// `onboarding projector ...`
@@ -316,4 +328,19 @@ pub async fn verify(ledger: &Ledger, expect: Option<&str>, json: bool) -> anyhow
         println!("intact");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuditFormat;
+
+    #[test]
+    fn audit_prints_json_lines_under_json_unless_a_format_is_given() {
+        assert_eq!(AuditFormat::chosen(None, false), AuditFormat::Table);
+        assert_eq!(AuditFormat::chosen(None, true), AuditFormat::Jsonl);
+        for format in [AuditFormat::Table, AuditFormat::Jsonl, AuditFormat::Csv] {
+            assert_eq!(AuditFormat::chosen(Some(format), true), format);
+            assert_eq!(AuditFormat::chosen(Some(format), false), format);
+        }
+    }
 }

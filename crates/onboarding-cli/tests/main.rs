@@ -1,5 +1,6 @@
 //! End-to-end tests of the `onboarding` binary.
 
 mod bench;
+mod commands;
 mod demo;
 mod mirror;

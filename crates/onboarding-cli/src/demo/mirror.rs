@@ -35,7 +35,8 @@ pub struct DemoArgs {
     #[arg(long)]
     no_mirror: bool,
     /// Mirror to this Paxos REST base (including `/v2`) instead of an in-process sandbox.
-    #[arg(long, env = "PAXOS_API_URL")]
+    /// `--paxos-url` is the same flag.
+    #[arg(long, visible_alias = "paxos-url", env = "PAXOS_API_URL")]
     paxos_api_url: Option<String>,
     /// The OAuth host of `--paxos-api-url` (tokens from `{url}/oauth2/token`); Paxos's sandbox
     /// OAuth host when absent.
@@ -226,6 +227,33 @@ impl DemoMirror {
                 return Ok(false);
             }
             tokio::time::sleep(self.pause).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::DemoArgs;
+
+    /// `DemoArgs` on a command line of its own.
+    #[derive(Debug, Parser)]
+    struct Demo {
+        #[command(flatten)]
+        args: DemoArgs,
+    }
+
+    #[test]
+    fn the_demo_takes_paxos_url_as_another_name_for_paxos_api_url() {
+        for flag in ["--paxos-url", "--paxos-api-url"] {
+            let demo = Demo::try_parse_from(["demo", flag, "http://127.0.0.1:9/v2"])
+                .unwrap_or_else(|e| panic!("{flag}: {e}"));
+            assert_eq!(
+                demo.args.paxos_api_url.as_deref(),
+                Some("http://127.0.0.1:9/v2"),
+                "{flag}"
+            );
         }
     }
 }
