@@ -709,7 +709,7 @@ mod tests {
                 Some(Either::Right(n)) => n,
                 None => 0,
             };
-            let expected = 12 + 3 * (i & 1) + 2 * (i >> 1 & 1) + 5 * (i >> 2 & 1);
+            let expected = 12 + 3 * (i & 1) + 2 * (i >> 1 & 1) + 5 * (i >> 2 & 1) + (i >> 3 & 1);
             assert_eq!(parameters, expected, "variant {i}");
         }
     }
