@@ -6,6 +6,14 @@
 //! by default, oldest forgotten first), and once ever in effect: recording a decision is
 //! idempotent on the Paxos event id (the identity ignores an event id it has already applied),
 //! so an event forgotten and delivered again costs one fetch and records nothing.
+//!
+//! **Order.** The poller reads Paxos's events in the order Paxos created them and applies them
+//! in that order. Webhooks arrive in no particular order, and anyone holding the webhook header
+//! can post an old event id again; so a webhook's decision is recorded only while it is still
+//! the identity's status at Paxos (`GET /identities/{id}`). A delivery that is no longer
+//! current, or that the ledger's status does not allow yet, is [`Handled::Superseded`]: not
+//! remembered as handled, it is left to the poller, which applies it in its place in Paxos's
+//! order (after the approval a late disable must follow, before the re-approval that undid it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,11 +37,23 @@ pub enum Handled {
     /// A decision was recorded for this ledger identity.
     Recorded(IdentityId),
     /// Nothing to record: not a decision event, an identity this ledger does not know, the
-    /// decision already in effect, or a decision the identity's status no longer allows (a
-    /// late, out-of-order delivery).
+    /// decision already in effect, or (in Paxos's order) a decision the identity's status does
+    /// not allow.
     Ignored,
     /// This event id was already handled by this process.
     Duplicate,
+    /// A webhook's decision that is not the identity's status at Paxos any more, or that the
+    /// ledger's status does not allow yet (a late, early or replayed delivery): nothing
+    /// recorded, and the event id is not remembered, so the events poller applies it in Paxos's
+    /// order.
+    Superseded,
+}
+
+/// In what order events reach [`DecisionRecorder`]: Paxos's own (the poller), or any (webhooks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    InPaxosOrder,
+    Unordered,
 }
 
 /// Records Paxos identity decisions in the ledger. Cheap to clone.
@@ -78,26 +98,34 @@ impl DecisionRecorder {
         lock(&self.seen).len()
     }
 
-    /// Fetches the event with `GET /events/{id}` and handles what Paxos returns.
+    /// A webhook's path: fetches the event with `GET /events/{id}` and handles what Paxos
+    /// returns, recording a decision only while it is the identity's status at Paxos (see the
+    /// module documentation).
     pub async fn handle_event_id(&self, event_id: &str) -> Result<Handled, MirrorError> {
         if self.is_seen(event_id) {
             return Ok(Handled::Duplicate);
         }
         let event = self.paxos.get_event(event_id).await?;
-        self.handle_event(&event).await
+        self.handle(&event, Arrival::Unordered).await
     }
 
-    /// Handles an event as Paxos returned it (from `GET /events/{id}` or `GET /events`).
+    /// The poller's path: handles an event as `GET /events` returned it, in Paxos's order.
     pub async fn handle_event(&self, event: &Event) -> Result<Handled, MirrorError> {
+        self.handle(event, Arrival::InPaxosOrder).await
+    }
+
+    async fn handle(&self, event: &Event, arrival: Arrival) -> Result<Handled, MirrorError> {
         if self.is_seen(&event.id) {
             return Ok(Handled::Duplicate);
         }
-        let handled = self.record(event).await?;
-        lock(&self.seen).insert(&event.id);
+        let handled = self.record(event, arrival).await?;
+        if handled != Handled::Superseded {
+            lock(&self.seen).insert(&event.id);
+        }
         Ok(handled)
     }
 
-    async fn record(&self, event: &Event) -> Result<Handled, MirrorError> {
+    async fn record(&self, event: &Event, arrival: Arrival) -> Result<Handled, MirrorError> {
         let Some(decision) = mapping::decision(event) else {
             return Ok(Handled::Ignored);
         };
@@ -143,6 +171,13 @@ impl DecisionRecorder {
         if decision == Decision::Disabled && identity.status() == Some(IdentityStatus::Disabled) {
             return Ok(Handled::Ignored);
         }
+        if arrival == Arrival::Unordered {
+            let current = self.paxos.get_identity(paxos_identity_id).await?.status();
+            if current != Some(target_status(&decision)) {
+                tracing::info!(event_id = %event.id, identity = %id, "Paxos decision no longer current; left to the events poller");
+                return Ok(Handled::Superseded);
+            }
+        }
         let source = DecisionSource::PaxosEvent {
             event_id: event.id.clone(),
         };
@@ -152,6 +187,14 @@ impl DecisionRecorder {
             .await
         {
             Ok(()) => Ok(Handled::Recorded(id)),
+            // Not allowed from the ledger's status: in Paxos's order, a decision that no longer
+            // applies; from a webhook, maybe one that came before its predecessor.
+            Err(LedgerError::Identity(IdentityError::IllegalTransition { .. }))
+                if arrival == Arrival::Unordered =>
+            {
+                tracing::info!(event_id = %event.id, identity = %id, "Paxos decision not applicable yet; left to the events poller");
+                Ok(Handled::Superseded)
+            }
             Err(LedgerError::Identity(
                 e @ (IdentityError::IllegalTransition { .. } | IdentityError::Forgotten),
             )) => {
@@ -185,4 +228,15 @@ impl DecisionRecorder {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The status a decision puts an identity in.
+fn target_status(decision: &Decision) -> IdentityStatus {
+    match decision {
+        Decision::Approved => IdentityStatus::Approved,
+        Decision::Denied => IdentityStatus::Denied,
+        Decision::Disabled => IdentityStatus::Disabled,
+        Decision::Error => IdentityStatus::Error,
+        Decision::DocumentsRequired { .. } => IdentityStatus::Pending,
+    }
 }

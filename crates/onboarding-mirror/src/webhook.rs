@@ -20,6 +20,7 @@ use axum::routing::post;
 use axum::Router;
 use onboarding_paxos::model::WebhookDelivery;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -60,15 +61,16 @@ impl WebhookAuth {
         })
     }
 
-    /// Whether `headers` carry the configured value, compared in constant time.
+    /// Whether `headers` carry the configured value, compared in constant time. The SHA-256
+    /// digests are compared, not the values: `ct_eq` on slices of different lengths answers at
+    /// once, which would tell a caller the secret's length.
     fn accepts(&self, headers: &HeaderMap) -> bool {
         let Some(given) = headers.get(&self.header) else {
             return false;
         };
-        given
-            .as_bytes()
-            .ct_eq(self.secret.expose_secret().as_bytes())
-            .into()
+        let given = Sha256::digest(given.as_bytes());
+        let expected = Sha256::digest(self.secret.expose_secret().as_bytes());
+        given.as_slice().ct_eq(expected.as_slice()).into()
     }
 }
 
@@ -87,6 +89,8 @@ pub struct ReceiverStats {
     pub recorded: u64,
     /// Events whose handling failed (left for redelivery or the events poller).
     pub failed: u64,
+    /// Events whose decision was no longer (or not yet) current, left to the events poller.
+    pub superseded: u64,
 }
 
 #[derive(Clone)]
@@ -130,6 +134,7 @@ impl WebhookReceiver {
                     }
                     Ok(Handled::Ignored) => s.handled += 1,
                     Ok(Handled::Duplicate) => s.duplicates += 1,
+                    Ok(Handled::Superseded) => s.superseded += 1,
                     Err(_) => s.failed += 1,
                 });
                 if let Err(e) = result {

@@ -242,3 +242,50 @@ async fn the_dedupe_memory_is_bounded_and_a_forgotten_event_records_nothing_new(
     }
     assert_eq!(recorder.remembered(), 2);
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn webhooks_out_of_order_are_left_to_the_poller_which_applies_paxos_order(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let (receiver, url, _stop) = receiver(&w).await;
+    w.sandbox
+        .set_webhook(Some(WebhookConfig::new(&url, HEADER, SECRET)));
+    let id = submit_person(&w.ledger).await;
+    mirror_all(&w).await;
+    let paxos_id = paxos_identity_id(&w, id).await;
+    // Paxos approves, then disables; both first deliveries are lost.
+    w.sandbox.faults().drop_webhooks(2);
+    let approved = w
+        .sandbox
+        .decide(&paxos_id, SandboxDecision::Approve)
+        .unwrap();
+    let disabled = w
+        .sandbox
+        .decide(&paxos_id, SandboxDecision::Disable)
+        .unwrap();
+    w.sandbox
+        .wait_for_stats(WAIT, |s| s.webhooks_dropped == 2)
+        .await
+        .expect("both dropped");
+
+    // Redelivered the wrong way round: the disable cannot follow PENDING, and the approval is no
+    // longer Paxos's status. Neither is recorded, nor remembered as handled.
+    assert!(w.sandbox.redeliver(&disabled.id));
+    receiver.wait_for(WAIT, |s| s.superseded == 1).await;
+    assert!(w.sandbox.redeliver(&approved.id));
+    let stats = receiver.wait_for(WAIT, |s| s.superseded == 2).await;
+    assert_eq!((stats.recorded, stats.superseded), (0, 2), "{stats:?}");
+    let identity = w.ledger.identity(id).await.unwrap().unwrap();
+    assert_eq!(identity.status(), Some(IdentityStatus::Pending));
+
+    // The poller applies both in Paxos's order and ends where Paxos is.
+    let report = w.poller.catch_up().await.expect("catch up");
+    assert_eq!(report.recorded, 2);
+    let identity = w.ledger.identity(id).await.unwrap().unwrap();
+    assert_eq!(identity.status(), Some(IdentityStatus::Disabled));
+
+    // A replay of the old approval changes nothing either.
+    assert!(w.sandbox.redeliver(&approved.id));
+    receiver.wait_for(WAIT, |s| s.duplicates == 1).await;
+    let identity = w.ledger.identity(id).await.unwrap().unwrap();
+    assert_eq!(identity.status(), Some(IdentityStatus::Disabled));
+}
