@@ -102,6 +102,54 @@ impl Checkpoints {
         }
     }
 
+    /// Moves the position under `name` from `from` to `to`, only if it still is `from`: a
+    /// checkpoint another mirror moved meanwhile means this one lost its lease
+    /// ([`MirrorError::LeaseLost`]), and nothing is written. (A position never saved counts as
+    /// 0, as [`Checkpoints::load`] reads it.)
+    pub async fn advance(&self, name: &str, from: i64, to: i64) -> Result<(), MirrorError> {
+        let moved = match self {
+            Self::Postgres(pool) => {
+                let updated = sqlx::query(
+                    "UPDATE projection_checkpoints SET position = $3, updated_at = now()
+                      WHERE name = $1 AND position = $2",
+                )
+                .bind(name)
+                .bind(from)
+                .bind(to)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                // From 0, the row may not exist yet: the first mirror to write it wins.
+                updated == 1
+                    || from == 0
+                        && sqlx::query(
+                            "INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
+                             ON CONFLICT (name) DO NOTHING",
+                        )
+                        .bind(name)
+                        .bind(to)
+                        .execute(pool)
+                        .await?
+                        .rows_affected()
+                            == 1
+            }
+            Self::Memory(map) => {
+                let mut map = lock(map);
+                let position = map.entry(name.to_owned()).or_insert(0);
+                let at = *position == from;
+                if at {
+                    *position = to;
+                }
+                at
+            }
+        };
+        if moved {
+            Ok(())
+        } else {
+            Err(MirrorError::LeaseLost(name.to_owned()))
+        }
+    }
+
     /// Takes the lease named `name`, or `None` when another session holds it. The lease is a
     /// session advisory lock on a connection taken out of the pool; dropping the [`Lease`]
     /// ends the session's hold (the connection is closed, not returned).
@@ -154,6 +202,30 @@ pub struct Lease {
 }
 
 impl Lease {
+    /// Checks that the lease is still held: its session must still answer (a session that
+    /// ended, killed or cut off, released the lock with it).
+    pub async fn check(&mut self) -> Result<(), MirrorError> {
+        let lost = || MirrorError::LeaseLost(self.name.clone());
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let held: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks
+                             WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+                               AND classid::int4 = $1 AND objid::int4 = hashtext($2) AND objsubid = 2)",
+        )
+        .bind(LEASE_CLASS)
+        .bind(&self.name)
+        .fetch_one(&mut **conn)
+        .await
+        .map_err(|_| lost())?;
+        if held {
+            Ok(())
+        } else {
+            Err(lost())
+        }
+    }
+
     /// Releases the lease at once and returns the connection to the pool.
     pub async fn release(mut self) -> Result<(), MirrorError> {
         if let Some(mut conn) = self.conn.take() {

@@ -233,17 +233,21 @@ impl MirrorWorker {
 
     /// Runs passes until `shutdown` is cancelled, holding the lease throughout.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), MirrorError> {
-        let lease = self
+        let mut lease = self
             .checkpoints
             .try_lease(MIRROR_CHECKPOINT)
             .await?
             .ok_or(MirrorError::LeaseHeld(MIRROR_CHECKPOINT))?;
         loop {
+            // A lease lost (its session ended) or a checkpoint moved by another mirror stops
+            // this one: two must never mirror the same events.
+            lease.check().await?;
             match self.pass().await {
                 Ok(report) if report.waiting.is_some() => {
                     tracing::info!(waiting = ?report.waiting, "mirror waiting")
                 }
                 Ok(_) => {}
+                Err(e @ MirrorError::LeaseLost(_)) => return Err(e),
                 Err(e) => tracing::warn!(error = %e, "mirror pass failed; retrying"),
             }
             tokio::select! {
@@ -295,8 +299,10 @@ impl MirrorWorker {
                     }
                 }
                 report.handled += 1;
+                (self.checkpoints)
+                    .advance(MIRROR_CHECKPOINT, report.checkpoint, position)
+                    .await?;
                 report.checkpoint = position;
-                self.checkpoints.save(MIRROR_CHECKPOINT, position).await?;
             }
         }
         report.open_orders = self.poll_orders().await?;

@@ -6,6 +6,7 @@ mod support;
 
 mod dependencies;
 mod flow;
+mod leases;
 mod orders;
 mod rejections;
 mod retries;
