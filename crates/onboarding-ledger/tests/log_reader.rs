@@ -200,8 +200,22 @@ async fn an_open_transaction_holds_the_log_back_and_nothing_is_skipped(pool: PgP
         pending.iter().all(|e| e.position == 0),
         "events behind the open transaction have no position yet"
     );
+    // Waiting for every visible event to be sequenced sees them pending, and gives up.
+    let log = onboarding_store::postgres::PostgresLog::new(pool.clone());
+    let err = log
+        .sequence_visible(std::time::Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("still unsequenced"), "{err}");
 
     slow_tx.commit().await.unwrap();
+    assert_eq!(
+        log.sequence_visible(std::time::Duration::from_secs(10))
+            .await
+            .unwrap(),
+        head + 4,
+        "once the slow writer commits, everything visible is sequenced"
+    );
     let after = fixtures::read_log_until(&ledger, head, 4, 100).await;
     let got: Vec<(String, &str)> = after
         .iter()

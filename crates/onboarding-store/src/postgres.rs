@@ -205,10 +205,21 @@ impl PostgresLog {
         };
         loop {
             let head = self.sequence().await?;
+            // The log is a prefix of the events in (transaction_id, event_id) order (sequencing
+            // takes them in that order, only from transactions that have ended), so what is
+            // not sequenced lies after the last sequenced event: a range of the
+            // `events_by_transaction` index, not a scan of the whole log (the `ORDER BY ...
+            // LIMIT 1` form, not `EXISTS`, is what makes the planner walk the index).
             let pending: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM events e
-                                 WHERE e.event_id <= $1
-                                   AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.event_id = e.event_id))",
+                "SELECT (SELECT e.event_id FROM events e
+                          WHERE (e.transaction_id, e.event_id) > (
+                                    coalesce((SELECT s.transaction_id
+                                                FROM event_log l JOIN events s ON s.event_id = l.event_id
+                                               ORDER BY l.position DESC LIMIT 1), '0'::xid8),
+                                    coalesce((SELECT l.event_id FROM event_log l
+                                               ORDER BY l.position DESC LIMIT 1), 0))
+                            AND e.event_id <= $1
+                          ORDER BY e.transaction_id, e.event_id LIMIT 1) IS NOT NULL",
             )
             .bind(newest)
             .fetch_one(&self.pool)
