@@ -15,8 +15,10 @@
 //! remembered as handled, it is left to the poller, which applies it in its place in Paxos's
 //! order (after the approval a late disable must follow, before the re-approval that undid it).
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
 
 use onboarding_ledger::domain::{
     event_names, vocab::IdentityStatus, Decision, DecisionSource, IdentityError, IdentityId,
@@ -31,14 +33,22 @@ use crate::recent::RecentIds;
 /// How many recent Paxos event ids a [`DecisionRecorder`] remembers by default.
 pub const SEEN_CAPACITY: usize = 10_000;
 
+/// How many Paxos identity ids a [`DecisionRecorder`] keeps the ledger id of (one
+/// `GET /identities/{id}` saved per event about an identity still remembered).
+const IDENTITIES_REMEMBERED: NonZeroUsize = match NonZeroUsize::new(10_000) {
+    Some(n) => n,
+    None => unreachable!(),
+};
+
 /// What handling one Paxos event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {
     /// A decision was recorded for this ledger identity.
     Recorded(IdentityId),
     /// Nothing to record: not a decision event, an identity this ledger does not know, the
-    /// decision already in effect, or (in Paxos's order) a decision the identity's status does
-    /// not allow.
+    /// decision already in effect, or a decision the identity refuses for good (in Paxos's
+    /// order: one its status does not allow, one that is invalid such as documents required
+    /// without naming any, one for a forgotten identity), logged as a warning.
     Ignored,
     /// This event id was already handled by this process.
     Duplicate,
@@ -62,7 +72,8 @@ pub struct DecisionRecorder {
     ledger: Arc<Ledger>,
     paxos: PaxosClient,
     seen: Arc<Mutex<RecentIds>>,
-    identities: Arc<Mutex<HashMap<String, IdentityId>>>,
+    /// Ledger ids of recently seen Paxos identities (bounded: the least recently used go).
+    identities: Arc<Mutex<LruCache<String, IdentityId>>>,
 }
 
 impl std::fmt::Debug for DecisionRecorder {
@@ -84,7 +95,7 @@ impl DecisionRecorder {
             ledger,
             paxos,
             seen: Arc::new(Mutex::new(RecentIds::new(capacity))),
-            identities: Arc::default(),
+            identities: Arc::new(Mutex::new(LruCache::new(IDENTITIES_REMEMBERED))),
         }
     }
 
@@ -195,9 +206,10 @@ impl DecisionRecorder {
                 tracing::info!(event_id = %event.id, identity = %id, "Paxos decision not applicable yet; left to the events poller");
                 Ok(Handled::Superseded)
             }
-            Err(LedgerError::Identity(
-                e @ (IdentityError::IllegalTransition { .. } | IdentityError::Forgotten),
-            )) => {
+            // Any other refusal by the identity is final (retrying the same event would be
+            // refused the same way, and would hold every later event behind it): logged and
+            // passed over. Only a failed lookup is worth retrying.
+            Err(LedgerError::Identity(e)) if !matches!(e, IdentityError::Lookup(_)) => {
                 tracing::warn!(event_id = %event.id, identity = %id, error = %e, "Paxos decision not applicable");
                 Ok(Handled::Ignored)
             }
@@ -220,7 +232,7 @@ impl DecisionRecorder {
             .as_deref()
             .and_then(|r| r.parse::<IdentityId>().ok());
         if let Some(id) = id {
-            lock(&self.identities).insert(paxos_id.to_owned(), id);
+            lock(&self.identities).put(paxos_id.to_owned(), id);
         }
         Ok(id)
     }

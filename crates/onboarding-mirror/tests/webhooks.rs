@@ -289,3 +289,33 @@ async fn webhooks_out_of_order_are_left_to_the_poller_which_applies_paxos_order(
     let identity = w.ledger.identity(id).await.unwrap().unwrap();
     assert_eq!(identity.status(), Some(IdentityStatus::Disabled));
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn an_event_the_identity_refuses_for_good_does_not_hold_the_poller_back(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let id = submit_person(&w.ledger).await;
+    mirror_all(&w).await;
+    let paxos_id = paxos_identity_id(&w, id).await;
+    // Documents required without naming any: the ledger refuses that decision, every time.
+    w.sandbox
+        .decide(&paxos_id, SandboxDecision::RequireDocuments(Vec::new()))
+        .unwrap();
+    w.sandbox
+        .decide(&paxos_id, SandboxDecision::Approve)
+        .unwrap();
+
+    let report = w
+        .poller
+        .catch_up()
+        .await
+        .expect("the refused event is passed over");
+    assert_eq!((report.read, report.recorded), (2, 1));
+    let identity = w.ledger.identity(id).await.unwrap().unwrap();
+    assert_eq!(identity.status(), Some(IdentityStatus::Approved));
+    let again = w
+        .poller
+        .catch_up()
+        .await
+        .expect("nothing left to hold it back");
+    assert_eq!(again.recorded, 0);
+}
