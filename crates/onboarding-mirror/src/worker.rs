@@ -23,7 +23,10 @@
 //! `ProfilePaxosMirrored` fact exists; after an ambiguous failure (timeout, 5xx, transport) it
 //! compares the Paxos balance of the asset with the one read just before the call, and counts
 //! the deposit as done when the balance grew by the amount. A crash between the call and that
-//! check can still deposit twice on retry (sandbox test money only).
+//! check can still deposit twice on retry, and an order of the same profile filling between the
+//! two balance reads can mislead the comparison either way (a fill crediting the asset passes
+//! for the deposit; one debiting it hides the deposit, which is then made again): sandbox test
+//! money only, and the API offers no idempotency key or listing that would tell for sure.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
