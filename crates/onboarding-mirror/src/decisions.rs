@@ -9,11 +9,13 @@
 //!
 //! **Order.** The poller reads Paxos's events in the order Paxos created them and applies them
 //! in that order. Webhooks arrive in no particular order, and anyone holding the webhook header
-//! can post an old event id again; so a webhook's decision is recorded only while it is still
-//! the identity's status at Paxos (`GET /identities/{id}`). A delivery that is no longer
-//! current, or that the ledger's status does not allow yet, is [`Handled::Superseded`]: not
-//! remembered as handled, it is left to the poller, which applies it in its place in Paxos's
-//! order (after the approval a late disable must follow, before the re-approval that undid it).
+//! can post an old event id again; so a webhook's decision is recorded only when it is the next
+//! one: the status change it records starts from the identity's status in the ledger (the
+//! event's `old_summary_status`; for an event without it, when its decision is the identity's
+//! status at Paxos now, `GET /identities/{id}`). Any other delivery is
+//! [`Handled::Superseded`]: not remembered as handled, it is left to the poller, which applies
+//! it in its place in Paxos's order (after the approval a late disable must follow, before the
+//! re-approval that undid it).
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -21,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use lru::LruCache;
 
 use onboarding_ledger::domain::{
-    event_names, vocab::IdentityStatus, Decision, DecisionSource, IdentityError, IdentityId,
+    event_names, vocab::IdentityStatus, Decision, DecisionSource, Identity, IdentityError,
+    IdentityId,
 };
 use onboarding_ledger::{CommandContext, Ledger, LedgerError};
 use onboarding_paxos::model::Event;
@@ -170,11 +173,17 @@ impl DecisionRecorder {
             }
             // The event can arrive before the mirror recorded the link: Paxos's `ref_id` (our
             // id) proves it, and linking is idempotent.
-            None => {
-                self.ledger
-                    .link_paxos_identity(&ctx, id, paxos_identity_id.to_owned())
-                    .await?
-            }
+            None => match (self.ledger)
+                .link_paxos_identity(&ctx, id, paxos_identity_id.to_owned())
+                .await
+            {
+                Ok(()) => {}
+                Err(LedgerError::Identity(e)) if is_final(&e) => {
+                    tracing::warn!(event_id = %event.id, identity = %id, error = %e, "Paxos identity not linkable");
+                    return Ok(Handled::Ignored);
+                }
+                Err(e) => return Err(e.into()),
+            },
             Some(_) => {}
         }
         // A disable requested here is mirrored to Paxos, which answers with identity.disabled:
@@ -182,12 +191,9 @@ impl DecisionRecorder {
         if decision == Decision::Disabled && identity.status() == Some(IdentityStatus::Disabled) {
             return Ok(Handled::Ignored);
         }
-        if arrival == Arrival::Unordered {
-            let current = self.paxos.get_identity(paxos_identity_id).await?.status();
-            if current != Some(target_status(&decision)) {
-                tracing::info!(event_id = %event.id, identity = %id, "Paxos decision no longer current; left to the events poller");
-                return Ok(Handled::Superseded);
-            }
+        if arrival == Arrival::Unordered && !self.next_in_line(event, &decision, &identity).await? {
+            tracing::info!(event_id = %event.id, identity = %id, "Paxos decision out of order; left to the events poller");
+            return Ok(Handled::Superseded);
         }
         let source = DecisionSource::PaxosEvent {
             event_id: event.id.clone(),
@@ -209,12 +215,32 @@ impl DecisionRecorder {
             // Any other refusal by the identity is final (retrying the same event would be
             // refused the same way, and would hold every later event behind it): logged and
             // passed over. Only a failed lookup is worth retrying.
-            Err(LedgerError::Identity(e)) if !matches!(e, IdentityError::Lookup(_)) => {
+            Err(LedgerError::Identity(e)) if is_final(&e) => {
                 tracing::warn!(event_id = %event.id, identity = %id, error = %e, "Paxos decision not applicable");
                 Ok(Handled::Ignored)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Whether a webhook's decision is the next one for the identity: the status change it
+    /// records starts from the identity's status in the ledger (`old_summary_status`), so no
+    /// earlier change is missing and it is not an old one delivered late or replayed. An event
+    /// without that field counts when its decision is the identity's status at Paxos now.
+    async fn next_in_line(
+        &self,
+        event: &Event,
+        decision: &Decision,
+        identity: &Identity,
+    ) -> Result<bool, MirrorError> {
+        if let Some(from) = event.old_summary_status() {
+            return Ok(identity.status() == Some(from));
+        }
+        let Some(paxos_identity_id) = event.identity_id() else {
+            return Ok(false);
+        };
+        let current = self.paxos.get_identity(paxos_identity_id).await?.status();
+        Ok(current == Some(target_status(decision)))
     }
 
     /// The ledger identity of a Paxos identity: its `ref_id` at Paxos, which is our id.
@@ -251,4 +277,10 @@ fn target_status(decision: &Decision) -> IdentityStatus {
         Decision::Error => IdentityStatus::Error,
         Decision::DocumentsRequired { .. } => IdentityStatus::Pending,
     }
+}
+
+/// Whether the identity's refusal is final: every one but a failed lookup, which may pass when
+/// retried.
+fn is_final(refusal: &IdentityError) -> bool {
+    !matches!(refusal, IdentityError::Lookup(_))
 }

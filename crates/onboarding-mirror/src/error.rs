@@ -20,9 +20,9 @@ pub enum MirrorError {
     /// Another mirror holds the lease: only one runs at a time; wait or stop the other.
     #[error("another mirror is running (lease {0} is held)")]
     LeaseHeld(&'static str),
-    /// This mirror lost its lease (its lease session ended) or found its checkpoint moved by
-    /// another mirror: it stops, so that two never mirror the same events. Start it again; it
-    /// takes the lease anew or finds it held.
+    /// This mirror lost its lease (its lease session ended, found before each event), or a
+    /// checkpoint it was to write had moved while it held none: it stops rather than mirror
+    /// beside the lease's new holder. Start it again; it takes the lease anew or finds it held.
     #[error("this mirror lost its lease {0}: another may be running; stopped")]
     LeaseLost(String),
     /// The log holds an event this mirror cannot decode: a schema problem, investigate.

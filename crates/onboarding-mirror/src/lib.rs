@@ -11,7 +11,9 @@
 //! - [`WebhookReceiver`] ([`webhook`]): an `axum` router for Paxos webhooks, authenticated by
 //!   a configured header compared in constant time; it answers at once and records decisions
 //!   fetched from `GET /events/{id}` in the background.
-//! - [`EventsPoller`] ([`poller`]): catches up on events whose webhooks were lost.
+//! - [`EventsPoller`] ([`poller`]): applies Paxos's events in Paxos's order: those whose
+//!   webhooks were lost, and those a webhook delivered out of order (left to it as
+//!   [`Handled::Superseded`]).
 //! - [`DecisionRecorder`] ([`decisions`]): the one idempotent path from a Paxos event to
 //!   `RecordDecision`, shared by the receiver and the poller; it remembers a bounded number of
 //!   recent event ids (the ledger ignores a Paxos event id it already applied, so forgetting

@@ -1,5 +1,7 @@
-//! The events poller: catches up on Paxos events whose webhooks were lost (downtime, dropped
-//! deliveries) with `GET /events?created_at.gt=<cursor>`, ascending, 100 at a time. The cursor
+//! The events poller: applies Paxos events in Paxos's order, those whose webhooks were lost
+//! (downtime, dropped deliveries) and those a webhook delivered out of order and left to it
+//! ([`Handled::Superseded`](crate::Handled::Superseded)), with
+//! `GET /events?created_at.gt=<cursor>`, ascending, 100 at a time. The cursor
 //! (the last handled event's `created_at`) is saved after every page, so a restart resumes
 //! where it stopped; events seen again are ignored by the same idempotent path as webhooks.
 

@@ -45,7 +45,7 @@ use onboarding_paxos::{Error as PaxosError, PaxosClient};
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
 
-use crate::checkpoint::{Checkpoints, MIRROR_CHECKPOINT};
+use crate::checkpoint::{Checkpoints, Lease, MIRROR_CHECKPOINT};
 use crate::error::MirrorError;
 
 /// How long [`MirrorWorker::run_once`] waits for committed events to be sequenced.
@@ -245,7 +245,7 @@ impl MirrorWorker {
             // A lease lost (its session ended) or a checkpoint moved by another mirror stops
             // this one: two must never mirror the same events.
             lease.check().await?;
-            match self.pass().await {
+            match self.pass(&mut lease).await {
                 Ok(report) if report.waiting.is_some() => {
                     tracing::info!(waiting = ?report.waiting, "mirror waiting")
                 }
@@ -264,20 +264,24 @@ impl MirrorWorker {
     /// call (every event committed before it, or up to the first event that must wait), then
     /// polls the open orders once.
     pub async fn run_once(&self) -> Result<MirrorReport, MirrorError> {
-        let lease = self
+        let mut lease = self
             .checkpoints
             .try_lease(MIRROR_CHECKPOINT)
             .await?
             .ok_or(MirrorError::LeaseHeld(MIRROR_CHECKPOINT))?;
         let report = match crate::checkpoint::settle_log(&self.ledger, SETTLE_TIMEOUT).await {
-            Ok(()) => self.pass().await,
+            Ok(()) => self.pass(&mut lease).await,
             Err(e) => Err(e),
         };
         lease.release().await?;
         report
     }
 
-    async fn pass(&self) -> Result<MirrorReport, MirrorError> {
+    /// Mirrors from the checkpoint on. The lease is checked before each event is mirrored, so
+    /// that a mirror whose lease ended stops at once; should the checkpoint still have moved
+    /// under it (a mirror that had lost its lease, between its check and its write), the pass
+    /// ends and the next one starts from where the checkpoint now is.
+    async fn pass(&self, lease: &mut Lease) -> Result<MirrorReport, MirrorError> {
         let mut report = MirrorReport {
             checkpoint: self.checkpoints.load(MIRROR_CHECKPOINT).await?,
             ..MirrorReport::default()
@@ -293,6 +297,7 @@ impl MirrorWorker {
             }
             for record in batch {
                 let position = record.position;
+                lease.check().await?;
                 match self.mirror(record).await? {
                     Step::Done => {}
                     Step::Rejected => report.rejected += 1,
@@ -302,10 +307,21 @@ impl MirrorWorker {
                     }
                 }
                 report.handled += 1;
-                (self.checkpoints)
+                match (self.checkpoints)
                     .advance(MIRROR_CHECKPOINT, report.checkpoint, position)
-                    .await?;
-                report.checkpoint = position;
+                    .await
+                {
+                    Ok(()) => report.checkpoint = position,
+                    Err(MirrorError::LeaseLost(_)) => {
+                        // Moved by a mirror that had lost its lease: if this one still holds
+                        // it, start again from where the checkpoint now is.
+                        lease.check().await?;
+                        tracing::warn!(position, "mirror checkpoint moved by another mirror");
+                        report.checkpoint = self.checkpoints.load(MIRROR_CHECKPOINT).await?;
+                        break 'log;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         report.open_orders = self.poll_orders().await?;

@@ -9,6 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
 
+/// The advisory lock class of the mirror's lease ("MIRR", `onboarding_mirror::checkpoint`).
+const MIRROR_LEASE_CLASS: i32 = 0x4d49_5252;
+
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn the_checkpoint_moves_only_from_where_this_mirror_left_it(pool: PgPool) {
     let checkpoints = Checkpoints::Postgres(pool.clone());
@@ -52,21 +55,29 @@ async fn a_mirror_whose_lease_session_ends_stops(pool: PgPool) {
         let shutdown = shutdown.clone();
         async move { mirror.run(shutdown).await }
     });
-    // The lease's session, once it holds the lock.
-    let lease_pid = loop {
-        let pid: Option<i32> = sqlx::query_scalar(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
-                AND objid::int4 = hashtext($1)",
-        )
-        .bind("paxos_mirror")
-        .fetch_optional(&pool)
-        .await
-        .unwrap();
-        if let Some(pid) = pid {
-            break pid;
+    // The lease's session, once it holds the lock (in this test's database: other tests'
+    // mirrors hold the same lease in theirs).
+    let lease_pid = tokio::time::timeout(WAIT, async {
+        loop {
+            let pid: Option<i32> = sqlx::query_scalar(
+                "SELECT pid FROM pg_locks
+                  WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND classid::int4 = $1 AND objid::int4 = hashtext($2)",
+            )
+            .bind(MIRROR_LEASE_CLASS)
+            .bind("paxos_mirror")
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            if let Some(pid) = pid {
+                break pid;
+            }
+            tokio::task::yield_now().await;
         }
-        tokio::task::yield_now().await;
-    };
+    })
+    .await
+    .expect("the mirror takes its lease");
     let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
         .bind(lease_pid)
         .fetch_one(&pool)

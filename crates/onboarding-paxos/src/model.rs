@@ -748,6 +748,14 @@ impl Event {
         self.object.get("identity_id").and_then(Value::as_str)
     }
 
+    /// The status the identity moved from, for status change events.
+    pub fn old_summary_status(&self) -> Option<IdentityStatus> {
+        self.object
+            .get("old_summary_status")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok())
+    }
+
     /// The status the identity moved to, for status change events.
     pub fn new_summary_status(&self) -> Option<IdentityStatus> {
         self.object
