@@ -1,8 +1,11 @@
 //! Value types that cannot hold an invalid value: each constructor checks, and so does
-//! deserialization, so every `CountryCode`, `CipNumber`, `Text` or `Date` in an event is known
-//! good. (A `Text` or a `CipNumber` read from JSON is checked against the widest rule any field
-//! allows, since the field's own limit is not known there; a submission's document number is
-//! checked against its document type again when the submission is decided.)
+//! deserialization. A `Text` or a `CipNumber` read from JSON is checked against the widest rule
+//! any field allows (trimmed printable ASCII of at most [`Text::NAME_MAX`] characters), since the
+//! field's own rule is not known there; deciding a submission checks each document number
+//! against its type again. Field-specific rules (a name's character set, an address line's 35
+//! characters) are enforced where values are parsed from input (`IdentityDraft`): a submission a
+//! caller deserializes itself skips those, and Paxos's own validation refuses what they would
+//! have (recorded as a mirror rejection).
 //!
 //! Errors never echo the rejected input: it may be personal data typed into the wrong field.
 
@@ -92,8 +95,10 @@ impl Text {
     /// Length limit of each address line.
     pub const ADDRESS_MAX: usize = 35;
 
-    /// Checks `value` (trimmed) against the allowed characters and `max` length.
+    /// Checks `value` (trimmed) against the allowed characters and `max` length (at most
+    /// [`Text::NAME_MAX`], whatever `max` says: longer text would not deserialize again).
     pub fn parse(value: &str, max: usize) -> Result<Self, ValueError> {
+        let max = max.min(Self::NAME_MAX);
         let value = value.trim();
         if value.is_empty() {
             return Err(ValueError::Empty);
@@ -108,10 +113,11 @@ impl Text {
         Ok(Self(value.to_owned()))
     }
 
-    /// Checks `value` (trimmed): non-empty, at most `max` characters, printable ASCII only. For
-    /// references and contact fields where Paxos sets no character pattern (verification ids,
-    /// phone numbers, professions).
+    /// Checks `value` (trimmed): non-empty, at most `max` characters (and at most
+    /// [`Text::NAME_MAX`]), printable ASCII only. For references and contact fields where Paxos
+    /// sets no character pattern (verification ids, phone numbers, professions).
     pub fn parse_printable(value: &str, max: usize) -> Result<Self, ValueError> {
+        let max = max.min(Self::NAME_MAX);
         let value = value.trim();
         if value.is_empty() {
             return Err(ValueError::Empty);
@@ -311,6 +317,22 @@ pub fn parse_date_or_timestamp(value: &str) -> Result<NaiveDate, ValueError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_text_a_constructor_makes_deserializes_again() {
+        let long = "a".repeat(Text::NAME_MAX + 50);
+        assert_eq!(
+            Text::parse(&long, 1_000),
+            Err(ValueError::TooLong {
+                max: Text::NAME_MAX
+            })
+        );
+        assert!(Text::parse_printable(&long, 1_000).is_err());
+        let made = Text::parse(&long[..Text::NAME_MAX], 1_000).unwrap();
+        let json = serde_json::to_string(&made).unwrap();
+        assert_eq!(serde_json::from_str::<Text>(&json).unwrap(), made);
+        assert!(serde_json::from_str::<Text>(&serde_json::to_string(&long).unwrap()).is_err());
+    }
 
     #[test]
     fn country_codes_must_be_iso_alpha_3() {
