@@ -68,7 +68,7 @@ pub enum ValueError {
 /// Deserialized text must be trimmed, non-empty, printable ASCII and at most
 /// [`Text::NAME_MAX`] characters: the widest rule of any field.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct Text(String);
 
 impl TryFrom<String> for Text {
@@ -83,11 +83,6 @@ impl TryFrom<String> for Text {
     }
 }
 
-impl From<Text> for String {
-    fn from(text: Text) -> Self {
-        text.0
-    }
-}
 
 impl Text {
     /// Length limit of names and descriptions.
@@ -209,7 +204,7 @@ impl fmt::Debug for CountryCode {
 /// rule of the freest document type; its format for its type is checked with the document type
 /// beside it ([`CipNumber::check_for`]).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct CipNumber(String);
 
 impl TryFrom<String> for CipNumber {
@@ -224,11 +219,6 @@ impl TryFrom<String> for CipNumber {
     }
 }
 
-impl From<CipNumber> for String {
-    fn from(number: CipNumber) -> Self {
-        number.0
-    }
-}
 
 impl CipNumber {
     /// Checks `value` against the format `kind` requires.
