@@ -39,23 +39,15 @@ fn migrated(pool: &PgPool) -> String {
     url
 }
 
-fn field(value: &Value, name: &str) -> String {
-    value[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name} missing from {value}"))
-        .to_owned()
-}
-
-#[sqlx::test(migrations = false)]
-async fn closing_the_last_account_of_a_disabled_identity_lets_its_erasure_succeed(pool: PgPool) {
-    let url = migrated(&pool);
+/// Submits the demo's person on `url` and approves it; its id.
+fn approved_person(url: &str) -> String {
     let submitted = json_of(&onboarding(
-        &url,
+        url,
         &["identity", "submit", "--file", PERSON, "--json"],
     ));
     let identity = field(&submitted, "identity_id");
     json_of(&onboarding(
-        &url,
+        url,
         &[
             "identity",
             "decide",
@@ -67,6 +59,20 @@ async fn closing_the_last_account_of_a_disabled_identity_lets_its_erasure_succee
             "--json",
         ],
     ));
+    identity
+}
+
+fn field(value: &Value, name: &str) -> String {
+    value[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} missing from {value}"))
+        .to_owned()
+}
+
+#[sqlx::test(migrations = false)]
+async fn closing_the_last_account_of_a_disabled_identity_lets_its_erasure_succeed(pool: PgPool) {
+    let url = migrated(&pool);
+    let identity = approved_person(&url);
     let opened = json_of(&onboarding(
         &url,
         &["account", "open", "--owner", &identity, "--json"],
@@ -119,26 +125,7 @@ async fn closing_the_last_account_of_a_disabled_identity_lets_its_erasure_succee
 #[sqlx::test(migrations = false)]
 async fn closing_an_account_prints_its_id_and_a_second_close_is_refused(pool: PgPool) {
     let url = migrated(&pool);
-    let identity = field(
-        &json_of(&onboarding(
-            &url,
-            &["identity", "submit", "--file", PERSON, "--json"],
-        )),
-        "identity_id",
-    );
-    json_of(&onboarding(
-        &url,
-        &[
-            "identity",
-            "decide",
-            &identity,
-            "--decision",
-            "approved",
-            "--officer",
-            "officer-1",
-            "--json",
-        ],
-    ));
+    let identity = approved_person(&url);
     let account = field(
         &json_of(&onboarding(
             &url,

@@ -83,7 +83,6 @@ impl TryFrom<String> for Text {
     }
 }
 
-
 impl Text {
     /// Length limit of names and descriptions.
     pub const NAME_MAX: usize = 200;
@@ -218,7 +217,6 @@ impl TryFrom<String> for CipNumber {
         Ok(Self(value))
     }
 }
-
 
 impl CipNumber {
     /// Checks `value` against the format `kind` requires.

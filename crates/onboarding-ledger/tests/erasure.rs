@@ -3,7 +3,7 @@
 
 use onboarding_ledger::domain::pii::Personal;
 use onboarding_ledger::domain::vocab::IdentityStatus;
-use onboarding_ledger::domain::{Decision, IdentityError, IdentitySubmission};
+use onboarding_ledger::domain::{Decision, IdentityError, IdentityId, IdentitySubmission};
 use onboarding_ledger::{Ledger, LedgerError, LedgerOptions, StoreError};
 use sqlx::PgPool;
 
@@ -37,6 +37,24 @@ async fn dump(pool: &PgPool) -> String {
     all
 }
 
+/// The identity's wrapped data key (`None` once destroyed).
+async fn wrapped_key(pool: &PgPool, id: IdentityId) -> Option<Vec<u8>> {
+    sqlx::query_scalar("SELECT wrapped_key FROM identity_keys WHERE identity_id = $1")
+        .bind(id.as_uuid())
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// How many `cip_id` claims the identity holds.
+async fn claims_of(pool: &PgPool, id: IdentityId) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM cip_claims WHERE identity_id = $1")
+        .bind(id.as_uuid())
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 fn ledger_with_retention(pool: &PgPool, days: i64) -> Ledger {
     let options = LedgerOptions {
         retention: chrono::Duration::days(days),
@@ -45,7 +63,7 @@ fn ledger_with_retention(pool: &PgPool, days: i64) -> Ledger {
     Ledger::on_pool(pool.clone(), &options)
 }
 
-async fn denied_person(ledger: &Ledger, ssn: &str) -> onboarding_ledger::domain::IdentityId {
+async fn denied_person(ledger: &Ledger, ssn: &str) -> IdentityId {
     let id = ledger
         .submit_identity_json(&ctx(), &person_json(ssn))
         .await
@@ -164,12 +182,7 @@ async fn after_erasure_the_data_is_gone_and_status_audit_and_verify_still_work(p
         matches!(err, LedgerError::Store(StoreError::PersonalDataErased(x)) if x == id),
         "{err:?}"
     );
-    let key: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT wrapped_key FROM identity_keys WHERE identity_id = $1")
-            .bind(id.as_uuid())
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let key = wrapped_key(&pool, id).await;
     assert_eq!(key, None, "the data key is destroyed");
     let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM cip_claims")
         .fetch_one(&pool)
@@ -278,18 +291,9 @@ async fn the_statement_recording_an_erasure_destroys_the_key_and_releases_the_cl
         .map(|e| e.event_type)
         .collect();
     assert_eq!(types.last().map(String::as_str), Some("IdentityForgotten"));
-    let key: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT wrapped_key FROM identity_keys WHERE identity_id = $1")
-            .bind(id.as_uuid())
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let key = wrapped_key(&pool, id).await;
     assert_eq!(key, None, "the key went with the event");
-    let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM cip_claims WHERE identity_id = $1")
-        .bind(id.as_uuid())
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let claims = claims_of(&pool, id).await;
     assert_eq!(claims, 0, "the claim went with the event");
     assert!(matches!(
         ledger.personal_data(id).await,
@@ -320,18 +324,9 @@ async fn an_erasure_whose_event_is_refused_destroys_nothing(pool: PgPool) {
         .unwrap_err();
     assert!(err.to_string().contains("refuses the event"), "{err}");
 
-    let key: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT wrapped_key FROM identity_keys WHERE identity_id = $1")
-            .bind(id.as_uuid())
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let key = wrapped_key(&pool, id).await;
     assert!(key.is_some(), "no event stored, so the key stays");
-    let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM cip_claims WHERE identity_id = $1")
-        .bind(id.as_uuid())
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let claims = claims_of(&pool, id).await;
     assert_eq!(claims, 1, "no event stored, so the claim stays");
     assert!(ledger.personal_data(id).await.is_ok());
 }

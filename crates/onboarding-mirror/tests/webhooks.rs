@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use onboarding_ledger::domain::vocab::IdentityStatus;
-use onboarding_ledger::domain::{event_names, Decision};
+use onboarding_ledger::domain::{event_names, Decision, IdentityId};
 use onboarding_mirror::{WebhookAuth, WebhookReceiver, WEBHOOK_PATH};
 use paxos_sandbox::{DecisionConfig, SandboxConfig, SandboxDecision, WebhookConfig};
 use serde_json::json;
@@ -33,6 +33,27 @@ async fn receiver(w: &World) -> (WebhookReceiver, String, CancellationToken) {
     (receiver, url, stop)
 }
 
+/// A person submitted and mirrored, Paxos sending webhooks to a receiver: the world, the
+/// receiver, its stop token, the ledger id and the Paxos id.
+async fn person_behind_webhooks(
+    pool: &PgPool,
+) -> (
+    World,
+    WebhookReceiver,
+    CancellationToken,
+    IdentityId,
+    String,
+) {
+    let w = world_with(pool, manual_decisions()).await;
+    let (receiver, url, stop) = receiver(&w).await;
+    w.sandbox
+        .set_webhook(Some(WebhookConfig::new(&url, HEADER, SECRET)));
+    let id = submit_person(&w.ledger).await;
+    mirror_all(&w).await;
+    let paxos_id = paxos_identity_id(&w, id).await;
+    (w, receiver, stop, id, paxos_id)
+}
+
 fn manual_decisions() -> SandboxConfig {
     SandboxConfig {
         decisions: DecisionConfig {
@@ -52,13 +73,7 @@ fn decisions_of(events: &[onboarding_ledger::RecordedEvent]) -> usize {
 
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn a_webhook_records_the_decision_once_even_when_delivered_twice(pool: PgPool) {
-    let w = world_with(&pool, manual_decisions()).await;
-    let (receiver, url, _stop) = receiver(&w).await;
-    w.sandbox
-        .set_webhook(Some(WebhookConfig::new(&url, HEADER, SECRET)));
-    let id = submit_person(&w.ledger).await;
-    mirror_all(&w).await;
-    let paxos_id = paxos_identity_id(&w, id).await;
+    let (w, receiver, _stop, id, paxos_id) = person_behind_webhooks(&pool).await;
 
     let event = w
         .sandbox
@@ -246,13 +261,7 @@ async fn the_dedupe_memory_is_bounded_and_a_forgotten_event_records_nothing_new(
 
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn a_webhook_out_of_order_is_left_to_the_poller_which_applies_paxos_order(pool: PgPool) {
-    let w = world_with(&pool, manual_decisions()).await;
-    let (receiver, url, _stop) = receiver(&w).await;
-    w.sandbox
-        .set_webhook(Some(WebhookConfig::new(&url, HEADER, SECRET)));
-    let id = submit_person(&w.ledger).await;
-    mirror_all(&w).await;
-    let paxos_id = paxos_identity_id(&w, id).await;
+    let (w, receiver, _stop, id, paxos_id) = person_behind_webhooks(&pool).await;
     // Paxos approves, then disables; both first deliveries are lost.
     w.sandbox.faults().drop_webhooks(2);
     let approved = w
@@ -296,13 +305,7 @@ async fn a_webhook_out_of_order_is_left_to_the_poller_which_applies_paxos_order(
 
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn a_webhook_whose_predecessors_were_lost_waits_for_the_poller(pool: PgPool) {
-    let w = world_with(&pool, manual_decisions()).await;
-    let (receiver, url, _stop) = receiver(&w).await;
-    w.sandbox
-        .set_webhook(Some(WebhookConfig::new(&url, HEADER, SECRET)));
-    let id = submit_person(&w.ledger).await;
-    mirror_all(&w).await;
-    let paxos_id = paxos_identity_id(&w, id).await;
+    let (w, receiver, _stop, id, paxos_id) = person_behind_webhooks(&pool).await;
     // Approved, disabled, approved again at Paxos; only the last delivery arrives.
     w.sandbox.faults().drop_webhooks(2);
     w.sandbox
