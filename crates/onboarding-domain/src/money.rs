@@ -35,6 +35,9 @@ impl Amount {
     /// Nothing.
     pub const ZERO: Amount = Amount(Decimal::ZERO);
 
+    /// One unit of the 8th decimal place (0.00000001), the precision of Paxos's prices.
+    pub const EIGHTH_DECIMAL: Amount = Amount(Decimal::from_parts(1, 0, 0, false, 8));
+
     /// A non-negative amount.
     pub fn new(value: Decimal) -> Result<Self, AmountError> {
         if value.is_sign_negative() && !value.is_zero() {

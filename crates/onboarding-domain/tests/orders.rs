@@ -796,3 +796,33 @@ async fn a_new_average_price_without_a_new_fill_leaves_no_funds_held() {
     let state = after(history, &events);
     assert_eq!(state.balance(&asset("USD")), balance("85500", "0"));
 }
+
+#[tokio::test]
+async fn a_buy_filled_at_an_average_price_rounded_up_spends_its_hold_not_more() {
+    let h = Holder::approved();
+    let (o, history) = with_open_buy(&h);
+    // 1 BTC at an average price rounded up in its 8th decimal: 0.00000001 USD over the hold.
+    let events = h
+        .framework()
+        .given(history.clone())
+        .when_async(update(o.order_id, Filled, "1", Some("30000.00000001")))
+        .await
+        .inspect_result()
+        .expect("recorded");
+    assert_eq!(
+        events,
+        vec![
+            filled(o.order_id, "1", "30000", "1", "30000"),
+            closed(o.order_id, OrderOutcome::Filled, "0"),
+        ]
+    );
+    let state = after(history.clone(), &events);
+    assert_eq!(state.balance(&asset("USD")), balance("70000", "0"));
+
+    // More than rounding can explain is still refused.
+    h.framework()
+        .given(history)
+        .when_async(update(o.order_id, Filled, "1", Some("30000.0001")))
+        .await
+        .then_expect_error(inconsistent(o.order_id, "fills exceed the hold"));
+}

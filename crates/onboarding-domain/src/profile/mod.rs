@@ -418,6 +418,25 @@ impl Profile {
         if cumulative_quote < open.filled_quote {
             return Err(inconsistent("fill value went down"));
         }
+        // Paxos reports the average price rounded to 8 decimals, so a buy's fills valued at it
+        // can come out above the hold by that rounding alone (a market buy holds exactly its
+        // quote amount): up to one unit of the price's 8th decimal per base unit filled, the
+        // hold is what was spent.
+        let cumulative_quote = match open.request.side {
+            OrderSide::Buy if cumulative_quote > open.hold.amount => {
+                let excess = cumulative_quote
+                    .checked_sub(open.hold.amount)
+                    .unwrap_or_default();
+                let rounding = amount_filled
+                    .checked_mul(Amount::EIGHTH_DECIMAL)
+                    .ok_or(inconsistent("fill value overflows"))?;
+                if excess > rounding {
+                    return Err(inconsistent("fills exceed the hold"));
+                }
+                open.hold.amount
+            }
+            _ => cumulative_quote,
+        };
         let spent_now = match open.request.side {
             OrderSide::Buy => cumulative_quote,
             OrderSide::Sell => amount_filled,
