@@ -487,3 +487,27 @@ fn a_retention_period_beyond_the_calendar_never_ends_and_does_not_panic() {
         "{result:?}"
     );
 }
+
+#[test]
+fn a_paxos_event_delivered_again_after_an_erasure_changes_nothing() {
+    let mut history = history_to(IdentityStatus::Pending);
+    history.push(IdentityEvent::DecisionRecorded {
+        decision: Decision::Denied,
+        source: paxos("evt-denied"),
+        reason: None,
+        from: IdentityStatus::Pending,
+        to: IdentityStatus::Denied,
+    });
+    history.push(IdentityEvent::IdentityForgotten {
+        reason: "customer request".to_owned(),
+    });
+    framework()
+        .given(history.clone())
+        .when(decide(Decision::Denied, paxos("evt-denied")))
+        .then_expect_events(vec![]);
+    // Any other decision is still refused.
+    framework()
+        .given(history)
+        .when(decide(Decision::Approved, paxos("evt-other")))
+        .then_expect_error(IdentityError::Forgotten);
+}

@@ -411,6 +411,13 @@ impl Identity {
         source: DecisionSource,
         reason: Option<String>,
     ) -> Result<Option<IdentityEvent>, IdentityError> {
+        // The same Paxos event delivered again changes nothing, whatever happened since (an
+        // erasure included).
+        if let DecisionSource::PaxosEvent { event_id } = &source {
+            if self.paxos_events_applied.contains(event_id) {
+                return Ok(None);
+            }
+        }
         let from = self.current_status()?;
         let mut v = Violations::new();
         match &source {
@@ -429,11 +436,6 @@ impl Identity {
         }
         if !v.is_empty() {
             return Err(IdentityError::Invalid(v));
-        }
-        if let DecisionSource::PaxosEvent { event_id } = &source {
-            if self.paxos_events_applied.contains(event_id) {
-                return Ok(None); // the same Paxos event delivered again
-            }
         }
         let to = decision
             .next_status(from)
