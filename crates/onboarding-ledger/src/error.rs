@@ -75,9 +75,11 @@ where
         AggregateError::DatabaseConnectionError(e) => {
             LedgerError::Store(StoreError::Unreachable(e.to_string()))
         }
-        AggregateError::DeserializationError(e) => {
-            LedgerError::Store(StoreError::Corrupt(e.to_string()))
-        }
+        // serde's message can quote stored text (an opened personal field among it): only say
+        // whose stored data does not read.
+        AggregateError::DeserializationError(_) => LedgerError::Store(StoreError::Corrupt(
+            format!("{aggregate_type} {aggregate_id}: stored data does not match its schema"),
+        )),
         AggregateError::UnexpectedError(e) => {
             LedgerError::Store(StoreError::Database(e.to_string()))
         }

@@ -73,3 +73,36 @@ async fn every_malformed_identity_file_is_refused_naming_its_field() {
         "nothing was written"
     );
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn stored_data_that_does_not_read_is_reported_without_its_text(pool: sqlx::PgPool) {
+    let ledger = crate::fixtures::ledger(&pool);
+    let id = crate::fixtures::submit_person(&ledger, &crate::fixtures::ctx()).await;
+    // A later event whose payload serde would quote in its error message.
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('identity', $1, 2, 'DecisionRecorded', '1.0',
+                 '{\"DecisionRecorded\": {\"to\": \"Ada Quint 1988-04-12\"}}', '{}')",
+    )
+    .bind(id.to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let fresh = crate::fixtures::ledger(&pool);
+    let read = fresh.identity(id).await.map(|_| ()).unwrap_err();
+    let decided = fresh
+        .record_decision(
+            &crate::fixtures::ctx(),
+            id,
+            onboarding_ledger::domain::Decision::Approved,
+            crate::fixtures::officer(),
+            None,
+        )
+        .await
+        .unwrap_err();
+    for err in [read, decided] {
+        let text = format!("{err} {err:?}");
+        assert!(matches!(err, LedgerError::Store(_)), "{text}");
+        assert!(!text.contains("Quint"), "stored text leaked: {text}");
+    }
+}

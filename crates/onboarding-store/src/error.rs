@@ -64,7 +64,10 @@ impl From<cqrs_es::persist::PersistenceError> for StoreError {
         match err {
             P::OptimisticLockError => Self::Conflict,
             P::ConnectionError(e) => Self::Unreachable(e.to_string()),
-            P::DeserializationError(e) => Self::Corrupt(e.to_string()),
+            // serde's message can quote stored text: keep only what kind of failure it was.
+            P::DeserializationError(_) => {
+                Self::Corrupt("a stored event or snapshot does not match its schema".to_owned())
+            }
             P::UnknownError(e) => Self::Database(e.to_string()),
         }
     }
