@@ -151,9 +151,9 @@ pub struct PlaceArgs {
     /// Stop price.
     #[arg(long)]
     stop_price: Option<Amount>,
-    /// GTC, FOK, IOC or GTT.
-    #[arg(long, default_value = "GTC")]
-    time_in_force: TimeInForce,
+    /// GTC, FOK, IOC or GTT (default: IOC for MARKET orders, GTC for the others, as Paxos).
+    #[arg(long)]
+    time_in_force: Option<TimeInForce>,
     /// Expiry of a GTT order (RFC 3339).
     #[arg(long)]
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -360,7 +360,7 @@ pub async fn order(
         quote_amount: a.quote_amount,
         price: a.price,
         stop_price: a.stop_price,
-        time_in_force: a.time_in_force,
+        time_in_force: (a.time_in_force).unwrap_or(a.order_type.default_time_in_force()),
         expires_at: a.expires_at,
     };
     let order_id = ledger.place_order(ctx, a.profile, request).await?;

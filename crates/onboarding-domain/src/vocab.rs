@@ -528,6 +528,25 @@ vocabulary!(
     }
 );
 
+impl OrderType {
+    /// The times in force Paxos accepts for this order type, the default first (the
+    /// `TimeInForce` validity table of Paxos's API): market orders are immediate-or-cancel
+    /// only, stop orders good-till-cancelled or good-till-time, limit orders any.
+    pub fn times_in_force(self) -> &'static [TimeInForce] {
+        use TimeInForce::{Fok, Gtc, Gtt, Ioc};
+        match self {
+            Self::Market => &[Ioc],
+            Self::Limit | Self::PostOnlyLimit => &[Gtc, Ioc, Gtt, Fok],
+            Self::StopMarket | Self::StopLimit => &[Gtc, Gtt],
+        }
+    }
+
+    /// The time in force an order of this type gets when none is asked for.
+    pub fn default_time_in_force(self) -> TimeInForce {
+        self.times_in_force()[0]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -826,3 +826,44 @@ async fn a_buy_filled_at_an_average_price_rounded_up_spends_its_hold_not_more() 
         .await
         .then_expect_error(inconsistent(o.order_id, "fills exceed the hold"));
 }
+
+#[tokio::test]
+async fn each_order_type_takes_only_the_times_in_force_paxos_allows() {
+    let market = OrderRequest {
+        time_in_force: TimeInForce::Gtc,
+        ..order(Buy, OrderType::Market, "BTCUSD")
+    };
+    let market = OrderRequest {
+        quote_amount: Some(amt("100")),
+        ..market
+    };
+    assert_invalid(
+        market,
+        [(
+            "time_in_force",
+            Problem::Shape("MARKET orders take IOC".to_owned()),
+        )],
+    )
+    .await;
+    let stop = OrderRequest {
+        base_amount: Some(amt("0.1")),
+        stop_price: Some(amt("25000")),
+        time_in_force: TimeInForce::Ioc,
+        ..order(Sell, OrderType::StopMarket, "BTCUSD")
+    };
+    assert_invalid(
+        stop,
+        [(
+            "time_in_force",
+            Problem::Shape("STOP_MARKET orders take GTC or GTT".to_owned()),
+        )],
+    )
+    .await;
+    for tif in [TimeInForce::Gtc, TimeInForce::Ioc, TimeInForce::Fok] {
+        let o = OrderRequest {
+            time_in_force: tif,
+            ..limit(Buy, "0.1", "30000")
+        };
+        assert_places(o, "USD", "3000").await;
+    }
+}

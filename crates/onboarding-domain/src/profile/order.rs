@@ -116,6 +116,18 @@ impl OrderRequest {
                 v.push(field, crate::money::AmountError::Zero);
             }
         }
+        let allowed = self.order_type.times_in_force();
+        if !allowed.contains(&self.time_in_force) {
+            let names: Vec<&str> = allowed.iter().map(|t| t.as_str()).collect();
+            v.push(
+                "time_in_force",
+                Problem::Shape(format!(
+                    "{} orders take {}",
+                    self.order_type.as_str(),
+                    names.join(" or ")
+                )),
+            );
+        }
         match (self.time_in_force, self.expires_at) {
             (TimeInForce::Gtt, None) => v.push("expires_at", Problem::Missing),
             (TimeInForce::Gtt, Some(_)) | (_, None) => {}

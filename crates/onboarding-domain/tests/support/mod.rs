@@ -13,7 +13,7 @@ use cqrs_es::Aggregate;
 use onboarding_domain::identity::submission::IdentitySubmission;
 use onboarding_domain::profile::Hold;
 use onboarding_domain::values::CipKey;
-use onboarding_domain::vocab::{IdentityKind, IdentityStatus, OrderSide, OrderType, TimeInForce};
+use onboarding_domain::vocab::{IdentityKind, IdentityStatus, OrderSide, OrderType};
 use onboarding_domain::{
     AccountFacts, AccountId, Amount, Asset, Balance, CipClaim, CipRegistry, Directory, FixedClock,
     FundingMethod, IdentityDraft, IdentityFacts, IdentityId, LookupError, OrderId, OrderRequest,
@@ -495,7 +495,7 @@ pub fn order(side: OrderSide, order_type: OrderType, market: &str) -> OrderReque
         quote_amount: None,
         price: None,
         stop_price: None,
-        time_in_force: TimeInForce::Gtc,
+        time_in_force: order_type.default_time_in_force(),
         expires_at: None,
     }
 }
