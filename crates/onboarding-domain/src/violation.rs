@@ -59,6 +59,9 @@ pub enum Problem {
     /// The same entry appears twice.
     #[error("appears more than once")]
     Duplicate,
+    /// The id is already another record's (a profile id of another account, say).
+    #[error("is already used by another record")]
+    InUse,
     /// A member identity is not in the ledger.
     #[error("identity {0} does not exist in this ledger")]
     UnknownIdentity(IdentityId),

@@ -560,12 +560,21 @@ impl Ledger {
     }
 
     /// Opens an account and its profile. Retrying the same request completes a partly done
-    /// opening (account opened, profile not yet) instead of failing.
+    /// opening (account opened, profile not yet) instead of failing. A `profile_id` already
+    /// another account's profile is refused before anything is written (`Invalid`, naming
+    /// `profile_id`).
     pub async fn open_account(
         &self,
         ctx: &CommandContext,
         request: AccountRequest,
     ) -> Result<OpenedAccount, LedgerError> {
+        if let Some(profile) = self.profile(request.profile_id).await? {
+            if profile.account_id() != Some(request.account_id) {
+                let mut v = onboarding_domain::Violations::new();
+                v.push("profile_id", onboarding_domain::Problem::InUse);
+                return Err(LedgerError::Invalid(v));
+            }
+        }
         let opening = AccountOpening {
             account_id: request.account_id,
             profile_id: request.profile_id,

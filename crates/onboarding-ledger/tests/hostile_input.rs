@@ -106,3 +106,33 @@ async fn stored_data_that_does_not_read_is_reported_without_its_text(pool: sqlx:
         assert!(!text.contains("Quint"), "stored text leaked: {text}");
     }
 }
+
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn an_account_asking_for_another_accounts_profile_is_refused_before_anything_is_written(
+    pool: sqlx::PgPool,
+) {
+    use onboarding_ledger::domain::vocab::AccountType;
+    use onboarding_ledger::domain::Problem;
+    use onboarding_ledger::AccountRequest;
+
+    let ledger = crate::fixtures::ledger(&pool);
+    let owner = crate::fixtures::approved_person(&ledger).await;
+    let first = crate::fixtures::open_account(&ledger, owner).await;
+    let mut second = AccountRequest::new(owner, AccountType::Brokerage);
+    second.profile_id = first.profile_id;
+    let second_id = second.account_id;
+    let err = ledger
+        .open_account(&crate::fixtures::ctx(), second)
+        .await
+        .unwrap_err();
+    let LedgerError::Invalid(violations) = err else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    let mut expected = Violations::new();
+    expected.push("profile_id", Problem::InUse);
+    assert_eq!(violations, expected);
+    assert!(
+        ledger.account(second_id).await.unwrap().opening().is_none(),
+        "no orphan account"
+    );
+}
