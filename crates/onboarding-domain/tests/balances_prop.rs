@@ -79,7 +79,8 @@ const MARKETS: [&str; 3] = ["BTCUSD", "ETHUSD", "BTCEUR"];
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// Deposit `amount` of `ASSETS[asset]`; `again` reuses the previous funding id.
+    /// Deposit `amount` of `ASSETS[asset]`; `again` retries the previous funding instead (its
+    /// id, asset and amount).
     Fund {
         asset: usize,
         amount: Decimal,
@@ -198,7 +199,8 @@ struct Model {
     spent: BTreeMap<Asset, Decimal>,
     received: BTreeMap<Asset, Decimal>,
     fundings: BTreeSet<String>,
-    last_funding: Option<String>,
+    /// The last funding: its id, asset index and amount (a retry repeats all three).
+    last_funding: Option<(String, usize, Decimal)>,
     orders: Vec<ModelOrder>,
 }
 
@@ -266,9 +268,9 @@ async fn run(steps: Vec<Step>) {
                 amount,
                 again,
             } => {
-                let funding_id = match (&model.last_funding, again) {
+                let (funding_id, i, amount) = match (&model.last_funding, again) {
                     (Some(last), true) => last.clone(),
-                    _ => format!("dep-{n}"),
+                    _ => (format!("dep-{n}"), i, amount),
                 };
                 let a = asset(ASSETS[i]);
                 let command = ProfileCommand::Fund {
@@ -286,7 +288,7 @@ async fn run(steps: Vec<Step>) {
                 } else {
                     assert!(events.is_empty(), "{label}: a repeated funding credited");
                 }
-                model.last_funding = Some(funding_id);
+                model.last_funding = Some((funding_id, i, amount));
             }
             Step::Place {
                 side,

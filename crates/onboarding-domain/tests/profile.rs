@@ -104,6 +104,20 @@ async fn a_repeated_funding_id_is_a_no_op() {
 }
 
 #[tokio::test]
+async fn a_funding_id_reused_with_other_contents_is_refused_naming_it() {
+    let h = Holder::approved();
+    for (asset_code, amount) in [("USD", "250"), ("BTC", "100")] {
+        let mut expected = onboarding_domain::Violations::new();
+        expected.push("funding_id", Problem::InUse);
+        h.framework()
+            .given(vec![h.opened(), funding("dep-1", "USD", "100")])
+            .when_async(fund("dep-1", asset_code, amt(amount)))
+            .await
+            .then_expect_error(ProfileError::Invalid(expected));
+    }
+}
+
+#[tokio::test]
 async fn funding_names_its_id_and_a_positive_amount() {
     let h = Holder::approved();
     h.framework()

@@ -253,6 +253,10 @@ pub struct Profile {
     open_orders: BTreeMap<OrderId, OpenOrder>,
     closed_orders: BTreeMap<OrderId, ClosedOrder>,
     fundings: BTreeSet<String>,
+    /// What each funding credited, by funding id (fundings recorded before this was kept have
+    /// no entry).
+    #[serde(default)]
+    funded: BTreeMap<String, (Asset, Amount)>,
     /// `operation/reference` of mirrored calls that took effect, with the Paxos id answered.
     #[serde(default)]
     mirrored: BTreeMap<String, Option<String>>,
@@ -628,6 +632,15 @@ impl Aggregate for Profile {
                     return Err(ProfileError::Invalid(v));
                 }
                 if self.fundings.contains(&funding_id) {
+                    // A retry changes nothing; the same id with other contents is another
+                    // funding under a taken id, refused rather than dropped.
+                    if (self.funded.get(&funding_id))
+                        .is_some_and(|(a, n)| *a != asset || *n != amount)
+                    {
+                        let mut v = Violations::new();
+                        v.push("funding_id", Problem::InUse);
+                        return Err(ProfileError::Invalid(v));
+                    }
                     Vec::new()
                 } else {
                     vec![ProfileEvent::ProfileFunded {
@@ -702,7 +715,8 @@ impl Aggregate for Profile {
                 amount,
                 ..
             } => {
-                self.fundings.insert(funding_id);
+                self.fundings.insert(funding_id.clone());
+                self.funded.insert(funding_id, (asset.clone(), amount));
                 let b = self.balance_mut(&asset);
                 b.available = b.available.checked_add(amount).unwrap_or(b.available);
             }
