@@ -109,7 +109,8 @@ pub enum ProfileCommand {
         /// The amount, an exact decimal such as 10000 or 0.5.
         #[arg(long)]
         amount: Amount,
-        /// Your id of this funding; a repeated id is ignored (default: a new id).
+        /// Your id of this funding; repeated with the same contents it is ignored, with other
+        /// contents refused (default: a new id).
         #[arg(long)]
         funding_id: Option<String>,
         /// A real deposit instead of sandbox test funds.

@@ -867,3 +867,31 @@ async fn each_order_type_takes_only_the_times_in_force_paxos_allows() {
         assert_places(o, "USD", "3000").await;
     }
 }
+
+#[tokio::test]
+async fn a_market_buy_filled_at_a_rounded_up_average_price_spends_exactly_its_quote() {
+    let h = Holder::approved();
+    let o = OrderRequest {
+        quote_amount: Some(amt("100")),
+        ..order(Buy, OrderType::Market, "BTCUSD")
+    };
+    let mut history = h.funded(FUNDS);
+    history.push(placed(&o, "USD", "100"));
+    // 0.003 BTC at 33333.33333334 (33333.333... rounded up): 100.00000000002 USD.
+    let events = h
+        .framework()
+        .given(history.clone())
+        .when_async(update(o.order_id, Filled, "0.003", Some("33333.33333334")))
+        .await
+        .inspect_result()
+        .expect("recorded");
+    assert_eq!(
+        events,
+        vec![
+            filled(o.order_id, "0.003", "100", "0.003", "100"),
+            closed(o.order_id, OrderOutcome::Filled, "0"),
+        ]
+    );
+    let state = after(history, &events);
+    assert_eq!(state.balance(&asset("USD")), balance("99900", "0"));
+}

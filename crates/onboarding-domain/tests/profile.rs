@@ -98,7 +98,12 @@ async fn a_repeated_funding_id_is_a_no_op() {
     let h = Holder::approved();
     h.framework()
         .given(vec![h.opened(), funding("dep-1", "USD", "100")])
-        .when_async(fund("dep-1", "USD", amt("100")))
+        .when_async(ProfileCommand::Fund {
+            funding_id: "dep-1".to_owned(),
+            asset: asset("USD"),
+            amount: amt("100"),
+            method: FundingMethod::Deposit,
+        })
         .await
         .then_expect_events(vec![]);
 }
@@ -106,15 +111,31 @@ async fn a_repeated_funding_id_is_a_no_op() {
 #[tokio::test]
 async fn a_funding_id_reused_with_other_contents_is_refused_naming_it() {
     let h = Holder::approved();
-    for (asset_code, amount) in [("USD", "250"), ("BTC", "100")] {
+    // `funding` records dep-1 as a deposit of 100 USD; each retry below differs in one thing.
+    let retry = |code: &str, amount: &str, method: FundingMethod| ProfileCommand::Fund {
+        funding_id: "dep-1".to_owned(),
+        asset: asset(code),
+        amount: amt(amount),
+        method,
+    };
+    for command in [
+        retry("USD", "250", FundingMethod::Deposit),
+        retry("BTC", "100", FundingMethod::Deposit),
+        retry("USD", "100", FundingMethod::SandboxTestFunds),
+    ] {
         let mut expected = onboarding_domain::Violations::new();
         expected.push("funding_id", Problem::InUse);
         h.framework()
             .given(vec![h.opened(), funding("dep-1", "USD", "100")])
-            .when_async(fund("dep-1", asset_code, amt(amount)))
+            .when_async(command)
             .await
             .then_expect_error(ProfileError::Invalid(expected));
     }
+    h.framework()
+        .given(vec![h.opened(), funding("dep-1", "USD", "100")])
+        .when_async(retry("USD", "100", FundingMethod::Deposit))
+        .await
+        .then_expect_events(vec![]);
 }
 
 #[tokio::test]

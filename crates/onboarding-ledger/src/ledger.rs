@@ -562,7 +562,8 @@ impl Ledger {
     /// Opens an account and its profile. Retrying the same request completes a partly done
     /// opening (account opened, profile not yet) instead of failing. A `profile_id` already
     /// another account's profile is refused before anything is written (`Invalid`, naming
-    /// `profile_id`).
+    /// `profile_id`). (A check before the writes: two openings racing for one caller-chosen
+    /// profile id can still both pass it, and the loser's account is left without its profile.)
     pub async fn open_account(
         &self,
         ctx: &CommandContext,
@@ -635,7 +636,8 @@ impl Ledger {
             .await
     }
 
-    /// Credits a profile. A `funding_id` seen before is ignored, so retries are safe.
+    /// Credits a profile. A `funding_id` seen before with the same asset, amount and method is
+    /// ignored, so retries are safe; with other contents it is refused (`funding_id` in use).
     pub async fn fund_profile(
         &self,
         ctx: &CommandContext,

@@ -130,7 +130,10 @@ impl<V: View> Projection for ViewProjection<V> {
         for (key, text) in existing {
             let row = serde_json::from_str(&text).map_err(|e| ProjectionError::Apply {
                 position: 0,
-                message: format!("stored row {key} of {table} is unreadable: {e}"),
+                message: format!(
+                    "stored row {key} of {table} is unreadable: {}",
+                    unreadable(&e)
+                ),
             })?;
             rows.insert(key, Some(row));
         }
@@ -196,8 +199,19 @@ pub async fn load_row<R: DeserializeOwned>(
         .map(|v| {
             serde_json::from_value(v).map_err(|e| ProjectionError::Apply {
                 position: 0,
-                message: format!("stored row {key} of {view} is unreadable: {e}"),
+                message: format!(
+                    "stored row {key} of {view} is unreadable: {}",
+                    unreadable(&e)
+                ),
             })
         })
         .transpose()
+}
+
+/// What kind of failure `e` is, without serde's message (which can quote the row's text).
+fn unreadable(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Data => "it does not match the row type",
+        _ => "it is not valid JSON",
+    }
 }

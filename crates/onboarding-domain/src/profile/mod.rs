@@ -253,10 +253,11 @@ pub struct Profile {
     open_orders: BTreeMap<OrderId, OpenOrder>,
     closed_orders: BTreeMap<OrderId, ClosedOrder>,
     fundings: BTreeSet<String>,
-    /// What each funding credited, by funding id (fundings recorded before this was kept have
-    /// no entry).
+    /// What each funding credited, by funding id. (A state read from a snapshot or view row
+    /// written before this was kept lacks the fundings before it, which a retry then cannot
+    /// compare: those stay no-ops whatever their contents.)
     #[serde(default)]
-    funded: BTreeMap<String, (Asset, Amount)>,
+    funded: BTreeMap<String, (Asset, Amount, FundingMethod)>,
     /// `operation/reference` of mirrored calls that took effect, with the Paxos id answered.
     #[serde(default)]
     mirrored: BTreeMap<String, Option<String>>,
@@ -422,10 +423,11 @@ impl Profile {
         if cumulative_quote < open.filled_quote {
             return Err(inconsistent("fill value went down"));
         }
-        // Paxos reports the average price rounded to 8 decimals, so a buy's fills valued at it
-        // can come out above the hold by that rounding alone (a market buy holds exactly its
-        // quote amount): up to one unit of the price's 8th decimal per base unit filled, the
-        // hold is what was spent.
+        // The average price Paxos reports is rounded (to 8 decimals, the precision of its
+        // quote executions, as far as its API says; the sandbox reports 8), so a buy's fills
+        // valued at it can come out above the hold by that rounding alone (a market buy holds
+        // exactly its quote amount): up to one unit of the 8th decimal per base unit filled,
+        // the hold is what was spent.
         let cumulative_quote = match open.request.side {
             OrderSide::Buy if cumulative_quote > open.hold.amount => {
                 let excess = cumulative_quote
@@ -635,7 +637,7 @@ impl Aggregate for Profile {
                     // A retry changes nothing; the same id with other contents is another
                     // funding under a taken id, refused rather than dropped.
                     if (self.funded.get(&funding_id))
-                        .is_some_and(|(a, n)| *a != asset || *n != amount)
+                        .is_some_and(|(a, n, m)| *a != asset || *n != amount || *m != method)
                     {
                         let mut v = Violations::new();
                         v.push("funding_id", Problem::InUse);
@@ -713,10 +715,11 @@ impl Aggregate for Profile {
                 funding_id,
                 asset,
                 amount,
-                ..
+                method,
             } => {
                 self.fundings.insert(funding_id.clone());
-                self.funded.insert(funding_id, (asset.clone(), amount));
+                self.funded
+                    .insert(funding_id, (asset.clone(), amount, method));
                 let b = self.balance_mut(&asset);
                 b.available = b.available.checked_add(amount).unwrap_or(b.available);
             }
