@@ -229,7 +229,10 @@ impl Projector {
         let mut recheck = RECHECK_LAGGING;
         while !shutdown.is_cancelled() {
             let joined = match reader.connect().await {
-                Ok(()) => self.join_free(&mut group).await,
+                Ok(()) => match self.forget_cleared(&mut group).await {
+                    Ok(()) => self.join_free(&mut group).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             let drained = match joined {
@@ -425,6 +428,30 @@ impl Projector {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(ProjectionError::from)
+    }
+
+    /// Forgets the failures an operator cleared meanwhile (`projector run --retry` or a rebuild,
+    /// from another process): those projections compete for their leases again, and a running
+    /// projector takes them back at its next wake-up or poll.
+    async fn forget_cleared(&self, group: &mut Group) -> Result<(), ProjectionError> {
+        if group.failures.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = (group.failures.iter())
+            .map(|(index, _)| self.projections[*index].name())
+            .collect();
+        let still_failed: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM projection_checkpoints
+              WHERE name = ANY($1) AND failed_position IS NOT NULL",
+        )
+        .bind(&names)
+        .fetch_all(&self.pool)
+        .await?;
+        group.failures.retain(|(index, _)| {
+            let name = self.projections[*index].name();
+            still_failed.iter().any(|n| n == name)
+        });
+        Ok(())
     }
 
     /// Takes the free leases of the projections the group neither holds nor has seen stop, and
