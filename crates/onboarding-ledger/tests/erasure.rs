@@ -64,12 +64,17 @@ fn ledger_with_retention(pool: &PgPool, days: i64) -> Ledger {
 }
 
 async fn denied_person(ledger: &Ledger, ssn: &str) -> IdentityId {
+    decided_person(ledger, ssn, Decision::Denied).await
+}
+
+/// A person submitted under `ssn`, then decided `decision` by an officer.
+async fn decided_person(ledger: &Ledger, ssn: &str, decision: Decision) -> IdentityId {
     let id = ledger
         .submit_identity_json(&ctx(), &person_json(ssn))
         .await
         .unwrap();
     ledger
-        .record_decision(&ctx(), id, Decision::Denied, officer(), None)
+        .record_decision(&ctx(), id, decision, officer(), None)
         .await
         .unwrap();
     id
@@ -130,14 +135,7 @@ async fn forgetting_is_refused_inside_the_retention_period_and_writes_nothing(po
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn an_approved_identity_cannot_be_forgotten(pool: PgPool) {
     let ledger = ledger_with_retention(&pool, 0);
-    let id = ledger
-        .submit_identity_json(&ctx(), &person_json(&unique_ssn()))
-        .await
-        .unwrap();
-    ledger
-        .record_decision(&ctx(), id, Decision::Approved, officer(), None)
-        .await
-        .unwrap();
+    let id = decided_person(&ledger, &unique_ssn(), Decision::Approved).await;
     let err = ledger
         .forget_identity(&ctx(), id, "request".into())
         .await
@@ -334,14 +332,7 @@ async fn an_erasure_whose_event_is_refused_destroys_nothing(pool: PgPool) {
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn an_identity_in_error_is_erasable_and_its_retention_counts_from_the_error(pool: PgPool) {
     let ledger = ledger_with_retention(&pool, onboarding_ledger::DEFAULT_RETENTION_DAYS);
-    let id = ledger
-        .submit_identity_json(&ctx(), &person_json(&unique_ssn()))
-        .await
-        .unwrap();
-    ledger
-        .record_decision(&ctx(), id, Decision::Error, officer(), None)
-        .await
-        .unwrap();
+    let id = decided_person(&ledger, &unique_ssn(), Decision::Error).await;
     let retained_until = || async {
         match ledger.forget_identity(&ctx(), id, "request".into()).await {
             Err(LedgerError::Identity(IdentityError::RetentionActive { until })) => until,
