@@ -214,18 +214,58 @@ async fn a_stop_market_sell_needs_a_stop_price() {
 }
 
 #[tokio::test]
-async fn a_stop_limit_order_needs_base_price_and_stop_price() {
+async fn a_stop_limit_order_sells_and_needs_base_price_and_stop_price() {
     let o = OrderRequest {
         base_amount: Some(amt("0.5")),
         price: Some(amt("25000")),
-        ..order(Buy, OrderType::StopLimit, "BTCUSD")
+        ..order(Sell, OrderType::StopLimit, "BTCUSD")
     };
     assert_invalid(o.clone(), [("stop_price", Problem::Missing)]).await;
     let o = OrderRequest {
         stop_price: Some(amt("24000")),
         ..o
     };
-    assert_places(o, "USD", "12500").await;
+    assert_places(o.clone(), "BTC", "0.5").await;
+    // Paxos supports only sell stop orders.
+    let buy = OrderRequest { side: Buy, ..o };
+    assert_invalid(
+        buy,
+        [(
+            "side",
+            Problem::Shape("STOP_LIMIT orders can only sell".to_owned()),
+        )],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn orders_above_paxos_maximum_notional_value_are_refused_naming_the_field() {
+    let too_large = |field: &'static str, cap: &str| {
+        (
+            field,
+            Problem::Shape(format!(
+                "exceeds Paxos's maximum notional value of {cap} USD"
+            )),
+        )
+    };
+    let market = OrderRequest {
+        quote_amount: Some(amt("500000.01")),
+        ..order(Buy, OrderType::Market, "BTCUSD")
+    };
+    assert_invalid(market, [too_large("quote_amount", "500000")]).await;
+    assert_invalid(limit(Buy, "30.1", "50000"), [too_large("price", "1500000")]).await;
+    let other = OrderRequest {
+        market: "LTCUSD".parse().unwrap(),
+        ..limit(Sell, "10000.5", "100")
+    };
+    assert_invalid(other, [too_large("price", "1000000")]).await;
+    // At the cap exactly, and outside USD markets, nothing is refused for its size.
+    assert!(limit(Sell, "30", "50000").hold().is_ok());
+    let euro = OrderRequest {
+        market: "BTCEUR".parse().unwrap(),
+        ..limit(Sell, "40", "50000")
+    };
+    assert!(euro.hold().is_ok());
 }
 
 #[tokio::test]
@@ -237,6 +277,28 @@ async fn a_good_till_time_order_needs_its_expiry() {
     assert_invalid(o.clone(), [("expires_at", Problem::Missing)]).await;
     let o = OrderRequest {
         expires_at: Some(now() + Duration::hours(4)),
+        ..o
+    };
+    assert_places(o, "USD", "3000").await;
+}
+
+#[tokio::test]
+async fn a_good_till_time_order_expires_at_least_ten_seconds_ahead() {
+    let o = OrderRequest {
+        time_in_force: TimeInForce::Gtt,
+        expires_at: Some(now() + Duration::seconds(9)),
+        ..limit(Buy, "0.1", "30000")
+    };
+    assert_invalid(
+        o.clone(),
+        [(
+            "expires_at",
+            Problem::Shape("must be at least 10 seconds after the order is placed".to_owned()),
+        )],
+    )
+    .await;
+    let o = OrderRequest {
+        expires_at: Some(now() + Duration::seconds(10)),
         ..o
     };
     assert_places(o, "USD", "3000").await;

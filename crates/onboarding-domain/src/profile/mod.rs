@@ -13,6 +13,9 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::event_names;
+
+/// How far ahead a good-till-time order must expire, at least (Paxos's `TimeInForce` rules).
+const GTT_MIN_SECONDS: i64 = 10;
 use crate::ids::{AccountId, IdentityId, OrderId, ProfileId};
 use crate::mirror::{MirrorRejection, PaxosMirrored};
 use crate::money::{Amount, Asset};
@@ -333,6 +336,19 @@ impl Profile {
             return Err(ProfileError::DuplicateOrder(order.order_id));
         }
         let hold = order.hold().map_err(ProfileError::Invalid)?;
+        // Paxos rejects a good-till-time order expiring within 10 seconds of its placement.
+        if let Some(expires_at) = order.expires_at {
+            if expires_at < services.clock.now() + chrono::TimeDelta::seconds(GTT_MIN_SECONDS) {
+                let mut v = Violations::new();
+                v.push(
+                    "expires_at",
+                    Problem::Shape(format!(
+                        "must be at least {GTT_MIN_SECONDS} seconds after the order is placed"
+                    )),
+                );
+                return Err(ProfileError::Invalid(v));
+            }
+        }
         let status = services
             .directory
             .identity(owner)

@@ -53,9 +53,12 @@ impl OrderRequest {
     /// - `LIMIT` and `POST_ONLY_LIMIT`: `base_amount` and `price`; a buy holds `base × price`
     ///   of the quote asset.
     /// - `MARKET` buy: `quote_amount`, held in full. `MARKET` sell: `base_amount`.
-    /// - `STOP_LIMIT`: `base_amount`, `price` and `stop_price`.
+    /// - `STOP_LIMIT`: sells only, `base_amount`, `price` and `stop_price`.
     /// - `STOP_MARKET`: sells only, `base_amount` and `stop_price`.
     /// - A sell holds `base_amount` of the base asset. `GTT` needs `expires_at`.
+    /// - In USD markets, Paxos's maximum notional values: 500,000 for a market buy's
+    ///   `quote_amount`, 1,500,000 (BTCUSD, ETHUSD) or 1,000,000 (others) for a limit order's
+    ///   `base_amount × price`. (A market sell's value is not known before it executes.)
     pub fn hold(&self) -> Result<Hold, Violations> {
         let mut v = Violations::new();
         let needs = |v: &mut Violations, field: &str, value: &Option<Amount>| {
@@ -89,12 +92,17 @@ impl OrderRequest {
                 forbids(&mut v, "price", &self.price);
                 forbids(&mut v, "stop_price", &self.stop_price);
             }
-            (StopLimit, _) => {
+            (StopLimit, Sell) => {
                 needs(&mut v, "base_amount", &self.base_amount);
                 needs(&mut v, "price", &self.price);
                 needs(&mut v, "stop_price", &self.stop_price);
                 forbids(&mut v, "quote_amount", &self.quote_amount);
             }
+            // Paxos: "Currently only sell stop loss orders are supported."
+            (StopLimit, Buy) => v.push(
+                "side",
+                Problem::Shape("STOP_LIMIT orders can only sell".to_owned()),
+            ),
             (StopMarket, Sell) => {
                 needs(&mut v, "base_amount", &self.base_amount);
                 needs(&mut v, "stop_price", &self.stop_price);
@@ -125,6 +133,14 @@ impl OrderRequest {
                     "{} orders take {}",
                     self.order_type.as_str(),
                     names.join(" or ")
+                )),
+            );
+        }
+        if let Some((field, cap)) = self.notional_over_cap() {
+            v.push(
+                field,
+                Problem::Shape(format!(
+                    "exceeds Paxos's maximum notional value of {cap} USD"
                 )),
             );
         }
@@ -160,6 +176,27 @@ impl OrderRequest {
             }
         };
         Ok(hold)
+    }
+
+    /// The field whose notional value exceeds Paxos's cap for this order type, with the cap (in
+    /// USD markets only; see [`OrderRequest::hold`]).
+    fn notional_over_cap(&self) -> Option<(&'static str, u32)> {
+        if self.market.quote().as_str() != "USD" {
+            return None;
+        }
+        let (field, notional, cap) = match self.order_type {
+            OrderType::Market => ("quote_amount", self.quote_amount?, 500_000),
+            OrderType::Limit | OrderType::PostOnlyLimit => {
+                let cap = match self.market.code() {
+                    "BTCUSD" | "ETHUSD" => 1_500_000,
+                    _ => 1_000_000,
+                };
+                let notional = self.base_amount?.checked_mul(self.price?)?;
+                ("price", notional, cap)
+            }
+            OrderType::StopMarket | OrderType::StopLimit => return None,
+        };
+        (notional.value() > rust_decimal::Decimal::from(cap)).then_some((field, cap))
     }
 }
 
