@@ -84,6 +84,14 @@ vocabulary!(
     }
 );
 
+impl IdentityStatus {
+    /// Whether this status ends the relationship, so that the retention period before erasure
+    /// counts from entering it (denied, off-boarded, frozen); open accounts still hold it open.
+    pub fn ends_relationship(self) -> bool {
+        matches!(self, Self::Denied | Self::Disabled | Self::Error)
+    }
+}
+
 vocabulary!(
     /// The kind of document behind a `cip_id`.
     CipIdType, "cip id type" {

@@ -39,6 +39,20 @@ async fn assert_invalid<const N: usize>(order: OrderRequest, expected: [(&str, P
         .then_expect_error(ProfileError::Invalid(violations(expected)));
 }
 
+/// The events `command` records on `history`, which must accept it.
+async fn recorded(
+    h: &Holder,
+    history: Vec<ProfileEvent>,
+    command: ProfileCommand,
+) -> Vec<ProfileEvent> {
+    h.framework()
+        .given(history)
+        .when_async(command)
+        .await
+        .inspect_result()
+        .expect("recorded")
+}
+
 fn after(history: Vec<ProfileEvent>, events: &[ProfileEvent]) -> Profile {
     state_after(history.into_iter().chain(events.iter().cloned()))
 }
@@ -517,13 +531,12 @@ fn closed(order_id: OrderId, outcome: OrderOutcome, released: &str) -> ProfileEv
 async fn a_partial_buy_fill_spends_held_quote_and_credits_base() {
     let h = Holder::approved();
     let (o, history) = with_open_buy(&h);
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Open, "0.4", Some("29500")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Open, "0.4", Some("29500")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![filled(o.order_id, "0.4", "11800", "0.4", "11800")]
@@ -562,13 +575,12 @@ async fn the_same_progress_reported_again_changes_nothing() {
 async fn a_partial_sell_fill_spends_held_base_and_credits_quote() {
     let h = Holder::approved();
     let (o, history) = with_open_sell(&h);
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Open, "0.25", Some("31000")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Open, "0.25", Some("31000")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![filled(o.order_id, "0.25", "7750", "0.25", "7750")]
@@ -583,13 +595,12 @@ async fn a_fill_settles_the_order_and_releases_the_price_improvement() {
     let h = Holder::approved();
     let (o, mut history) = with_open_buy(&h);
     history.push(filled(o.order_id, "0.4", "11800", "0.4", "11800"));
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Filled, "1", Some("29700")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Filled, "1", Some("29700")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![
@@ -611,13 +622,12 @@ async fn a_fill_settles_the_order_and_releases_the_price_improvement() {
 async fn a_filled_sell_credits_its_proceeds_and_holds_nothing() {
     let h = Holder::approved();
     let (o, history) = with_open_sell(&h);
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Filled, "0.75", Some("31002")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Filled, "0.75", Some("31002")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![
@@ -635,13 +645,12 @@ async fn a_cancel_releases_exactly_what_is_still_held() {
     let h = Holder::approved();
     let (o, mut history) = with_open_buy(&h);
     history.push(filled(o.order_id, "0.4", "11800", "0.4", "11800"));
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Cancelled, "0.4", Some("29500")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Cancelled, "0.4", Some("29500")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![closed(o.order_id, OrderOutcome::Cancelled, "18200")]
@@ -655,13 +664,12 @@ async fn a_cancel_releases_exactly_what_is_still_held() {
 async fn a_cancel_reporting_a_last_fill_settles_it_before_releasing() {
     let h = Holder::approved();
     let (o, history) = with_open_sell(&h);
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Cancelled, "0.5", Some("31000")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Cancelled, "0.5", Some("31000")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![
@@ -685,13 +693,7 @@ async fn a_rejection_releases_the_whole_hold() {
         average_price: None,
         reason: Some("unavailable-market".to_owned()),
     };
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(command)
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(&h, history.clone(), command).await;
     assert_eq!(
         events,
         vec![ProfileEvent::OrderClosed {
@@ -844,13 +846,12 @@ async fn a_new_average_price_without_a_new_fill_leaves_no_funds_held() {
     let h = Holder::approved();
     let (o, mut history) = with_open_buy(&h);
     history.push(filled(o.order_id, "0.5", "14500", "0.5", "14500"));
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Cancelled, "0.5", Some("29500")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Cancelled, "0.5", Some("29500")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![closed(o.order_id, OrderOutcome::Cancelled, "15500")]
@@ -864,13 +865,12 @@ async fn a_buy_filled_at_an_average_price_rounded_up_spends_its_hold_not_more() 
     let h = Holder::approved();
     let (o, history) = with_open_buy(&h);
     // 1 BTC at an average price rounded up in its 8th decimal: 0.00000001 USD over the hold.
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Filled, "1", Some("30000.00000001")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Filled, "1", Some("30000.00000001")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![
@@ -940,13 +940,12 @@ async fn a_market_buy_filled_at_a_rounded_up_average_price_spends_exactly_its_qu
     let mut history = h.funded(FUNDS);
     history.push(placed(&o, "USD", "100"));
     // 0.003 BTC at 33333.33333334 (33333.333... rounded up): 100.00000000002 USD.
-    let events = h
-        .framework()
-        .given(history.clone())
-        .when_async(update(o.order_id, Filled, "0.003", Some("33333.33333334")))
-        .await
-        .inspect_result()
-        .expect("recorded");
+    let events = recorded(
+        &h,
+        history.clone(),
+        update(o.order_id, Filled, "0.003", Some("33333.33333334")),
+    )
+    .await;
     assert_eq!(
         events,
         vec![

@@ -1,7 +1,6 @@
 //! Personal data: reading it back (for the Paxos mirror, for authorised staff) and erasing it
 //! under the retention policy (crypto-shredding).
 
-use onboarding_domain::vocab::IdentityStatus;
 use onboarding_domain::{
     event_names, Account, AccountEvent, IdentityCommand, IdentityEvent, IdentityId,
     IdentitySubmission, RetentionFacts,
@@ -83,11 +82,7 @@ impl Ledger {
             // error) starts the count afresh at the next ending.
             match record.decode::<onboarding_domain::Identity>(&upcasters)? {
                 IdentityEvent::DecisionRecorded { to, .. } => {
-                    ended_at = matches!(
-                        to,
-                        IdentityStatus::Denied | IdentityStatus::Disabled | IdentityStatus::Error
-                    )
-                    .then_some(record.recorded_at);
+                    ended_at = to.ends_relationship().then_some(record.recorded_at);
                 }
                 IdentityEvent::IdentityDisabled { .. } => ended_at = Some(record.recorded_at),
                 _ => {}

@@ -191,7 +191,9 @@ impl DecisionRecorder {
         if decision == Decision::Disabled && identity.status() == Some(IdentityStatus::Disabled) {
             return Ok(Handled::Ignored);
         }
-        if arrival == Arrival::Unordered && !self.next_in_line(event, &decision, &identity).await? {
+        if arrival == Arrival::Unordered
+            && !(self.next_in_line(event, paxos_identity_id, &decision, &identity)).await?
+        {
             tracing::info!(event_id = %event.id, identity = %id, "Paxos decision out of order; left to the events poller");
             return Ok(Handled::Superseded);
         }
@@ -230,17 +232,15 @@ impl DecisionRecorder {
     async fn next_in_line(
         &self,
         event: &Event,
+        paxos_identity_id: &str,
         decision: &Decision,
         identity: &Identity,
     ) -> Result<bool, MirrorError> {
         if let Some(from) = event.old_summary_status() {
             return Ok(identity.status() == Some(from));
         }
-        let Some(paxos_identity_id) = event.identity_id() else {
-            return Ok(false);
-        };
         let current = self.paxos.get_identity(paxos_identity_id).await?.status();
-        Ok(current == Some(target_status(decision)))
+        Ok(current == Some(decision.status()))
     }
 
     /// The ledger identity of a Paxos identity: its `ref_id` at Paxos, which is our id.
@@ -266,17 +266,6 @@ impl DecisionRecorder {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The status a decision puts an identity in.
-fn target_status(decision: &Decision) -> IdentityStatus {
-    match decision {
-        Decision::Approved => IdentityStatus::Approved,
-        Decision::Denied => IdentityStatus::Denied,
-        Decision::Disabled => IdentityStatus::Disabled,
-        Decision::Error => IdentityStatus::Error,
-        Decision::DocumentsRequired { .. } => IdentityStatus::Pending,
-    }
 }
 
 /// Whether the identity's refusal is final: every one but a failed lookup, which may pass when

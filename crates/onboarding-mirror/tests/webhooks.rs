@@ -54,6 +54,11 @@ async fn person_behind_webhooks(
     (w, receiver, stop, id, paxos_id)
 }
 
+/// The identity's status in the ledger (it must exist).
+async fn status_in_ledger(w: &World, id: IdentityId) -> Option<IdentityStatus> {
+    w.ledger.identity(id).await.unwrap().unwrap().status()
+}
+
 fn manual_decisions() -> SandboxConfig {
     SandboxConfig {
         decisions: DecisionConfig {
@@ -85,8 +90,10 @@ async fn a_webhook_records_the_decision_once_even_when_delivered_twice(pool: PgP
     let stats = receiver.wait_for(WAIT, |s| s.duplicates == 1).await;
     assert_eq!(stats.duplicates, 1, "{stats:?}");
 
-    let identity = w.ledger.identity(id).await.unwrap().unwrap();
-    assert_eq!(identity.status(), Some(IdentityStatus::Approved));
+    assert_eq!(
+        status_in_ledger(&w, id).await,
+        Some(IdentityStatus::Approved)
+    );
     let events = w
         .ledger
         .events_of(event_names::IDENTITY, &id.to_string())
@@ -146,9 +153,8 @@ async fn a_webhook_body_is_not_trusted_only_the_fetched_event_counts(pool: PgPoo
         .unwrap();
     assert_eq!(answer.status(), 200);
     receiver.wait_for(WAIT, |s| s.handled == 1).await;
-    let identity = w.ledger.identity(id).await.unwrap().unwrap();
     assert_eq!(
-        identity.status(),
+        status_in_ledger(&w, id).await,
         Some(IdentityStatus::Denied),
         "acted on as fetched"
     );
@@ -181,8 +187,10 @@ async fn the_events_poller_catches_up_after_dropped_webhooks(pool: PgPool) {
 
     let report = w.poller.catch_up().await.expect("catch up");
     assert_eq!(report.recorded, 2);
-    let one = w.ledger.identity(first).await.unwrap().unwrap();
-    assert_eq!(one.status(), Some(IdentityStatus::Approved));
+    assert_eq!(
+        status_in_ledger(&w, first).await,
+        Some(IdentityStatus::Approved)
+    );
     let two = w.ledger.identity(second).await.unwrap().unwrap();
     assert_eq!(two.documents_required(), ["PROOF_OF_ADDRESS".to_owned()]);
     // The cursor moved: a second catch-up reads nothing new.
@@ -286,21 +294,27 @@ async fn a_webhook_out_of_order_is_left_to_the_poller_which_applies_paxos_order(
     assert!(w.sandbox.redeliver(&approved.id));
     let stats = receiver.wait_for(WAIT, |s| s.recorded == 1).await;
     assert_eq!((stats.recorded, stats.superseded), (1, 1), "{stats:?}");
-    let identity = w.ledger.identity(id).await.unwrap().unwrap();
-    assert_eq!(identity.status(), Some(IdentityStatus::Approved));
+    assert_eq!(
+        status_in_ledger(&w, id).await,
+        Some(IdentityStatus::Approved)
+    );
 
     // The poller applies the disable in its place and ends where Paxos is.
     let report = w.poller.catch_up().await.expect("catch up");
     assert_eq!(report.recorded, 1);
-    let identity = w.ledger.identity(id).await.unwrap().unwrap();
-    assert_eq!(identity.status(), Some(IdentityStatus::Disabled));
+    assert_eq!(
+        status_in_ledger(&w, id).await,
+        Some(IdentityStatus::Disabled)
+    );
 
     // A replay of the old approval changes nothing either.
     assert!(w.sandbox.redeliver(&approved.id));
     let stats = receiver.wait_for(WAIT, |s| s.duplicates == 1).await;
     assert_eq!(stats.duplicates, 1, "{stats:?}");
-    let identity = w.ledger.identity(id).await.unwrap().unwrap();
-    assert_eq!(identity.status(), Some(IdentityStatus::Disabled));
+    assert_eq!(
+        status_in_ledger(&w, id).await,
+        Some(IdentityStatus::Disabled)
+    );
 }
 
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
@@ -328,9 +342,8 @@ async fn a_webhook_whose_predecessors_were_lost_waits_for_the_poller(pool: PgPoo
 
     let report = w.poller.catch_up().await.expect("catch up");
     assert_eq!(report.recorded, 3);
-    let identity = w.ledger.identity(id).await.unwrap().unwrap();
     assert_eq!(
-        identity.status(),
+        status_in_ledger(&w, id).await,
         Some(IdentityStatus::Approved),
         "as at Paxos"
     );
@@ -356,8 +369,10 @@ async fn an_event_the_identity_refuses_for_good_does_not_hold_the_poller_back(po
         .await
         .expect("the refused event is passed over");
     assert_eq!((report.read, report.recorded), (2, 1));
-    let identity = w.ledger.identity(id).await.unwrap().unwrap();
-    assert_eq!(identity.status(), Some(IdentityStatus::Approved));
+    assert_eq!(
+        status_in_ledger(&w, id).await,
+        Some(IdentityStatus::Approved)
+    );
     let again = w
         .poller
         .catch_up()

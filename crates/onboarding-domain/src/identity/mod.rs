@@ -53,6 +53,17 @@ impl Decision {
         }
     }
 
+    /// The status this decision puts an identity in (documents required keeps it `PENDING`).
+    pub fn status(&self) -> IdentityStatus {
+        match self {
+            Self::Approved => IdentityStatus::Approved,
+            Self::Denied => IdentityStatus::Denied,
+            Self::Disabled => IdentityStatus::Disabled,
+            Self::Error => IdentityStatus::Error,
+            Self::DocumentsRequired { .. } => IdentityStatus::Pending,
+        }
+    }
+
     /// The status this decision leads to from `from`, or `None` when the move is not allowed.
     ///
     /// `PENDING → APPROVED | DENIED | ERROR` (documents required keeps it `PENDING`);
@@ -60,13 +71,7 @@ impl Decision {
     /// `ERROR → APPROVED | DENIED | DISABLED` (unfrozen); `DENIED` is final.
     pub fn next_status(&self, from: IdentityStatus) -> Option<IdentityStatus> {
         use IdentityStatus as S;
-        let to = match self {
-            Self::Approved => S::Approved,
-            Self::Denied => S::Denied,
-            Self::Disabled => S::Disabled,
-            Self::Error => S::Error,
-            Self::DocumentsRequired { .. } => S::Pending,
-        };
+        let to = self.status();
         let allowed = matches!(
             (from, to),
             (S::Pending, S::Approved | S::Denied | S::Error | S::Pending)
@@ -343,12 +348,7 @@ impl Identity {
             return Ok(None); // a retried erasure: the store finishes destroying the key
         }
         let status = self.current_status()?;
-        let ended = match status {
-            IdentityStatus::Denied => true,
-            IdentityStatus::Disabled | IdentityStatus::Error => facts.open_accounts == 0,
-            IdentityStatus::Pending | IdentityStatus::Approved => false,
-        };
-        if !ended || facts.open_accounts > 0 {
+        if !status.ends_relationship() || facts.open_accounts > 0 {
             return Err(IdentityError::RelationshipActive {
                 status,
                 open_accounts: facts.open_accounts,
