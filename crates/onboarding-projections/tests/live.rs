@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use onboarding_projections::views::IdentityStatusRow;
+use onboarding_projections::views::{IdentityStatusRow, OrderRow};
 use onboarding_projections::{CatchUp, Projector, ProjectorOptions};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::support::commands::{ctx, customer_flow, ledger, submit_person};
+use crate::support::commands::{
+    amount, ctx, customer_flow, fund, ledger, limit_buy, submit_person,
+};
 use crate::support::recorder::{recorded, Control, Fault, Recorder};
 use crate::support::{
     catch_up_all, committed, eventually, listeners, options, wait_sequenced, wide_pool, Background,
@@ -74,7 +76,12 @@ async fn the_read_models_show_what_the_commands_did(pool: PgPool) {
     .unwrap();
     assert!(settled);
 
-    let order = row(&pool, "orders", flow.order.to_string()).await;
+    let order = row(
+        &pool,
+        "orders",
+        OrderRow::key(flow.joint.profile_id, flow.order),
+    )
+    .await;
     assert_eq!(order["status"], "FILLED");
     assert_eq!(order["profile_id"], flow.joint.profile_id.to_string());
 
@@ -86,6 +93,84 @@ async fn the_read_models_show_what_the_commands_did(pool: PgPool) {
     );
     assert!(trail.windows(2).all(|w| w[0].position < w[1].position));
     assert!(trail.iter().all(|e| e.actor == "projection-test"));
+}
+
+/// Order ids are unique within a profile only; a row per (profile, order).
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn one_order_id_on_two_profiles_keeps_a_row_for_each(pool: PgPool) {
+    let ledger = ledger(&pool);
+    let flow = customer_flow(&ledger, &ctx()).await;
+    // The joint account's (filled) order id again, on the corporation's profile.
+    fund(&ledger, &ctx(), flow.corporate.profile_id, "10000").await;
+    ledger
+        .place_order(&ctx(), flow.corporate.profile_id, limit_buy(flow.order))
+        .await
+        .expect("an order id is free on another profile");
+    let projector = Projector::new(pool.clone());
+    catch_up_all(&projector, &pool).await;
+
+    let joint = row(
+        &pool,
+        "orders",
+        OrderRow::key(flow.joint.profile_id, flow.order),
+    )
+    .await;
+    assert_eq!(joint["status"], "FILLED");
+    assert_eq!(joint["profile_id"], flow.joint.profile_id.to_string());
+    let corporate: OrderRow = serde_json::from_value(
+        row(
+            &pool,
+            "orders",
+            OrderRow::key(flow.corporate.profile_id, flow.order),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(corporate.profile_id, flow.corporate.profile_id);
+    assert_eq!(corporate.filled_base, amount("0"));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE row ->> 'order_id' = $1")
+        .bind(flow.order.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 2);
+}
+
+/// The migration that re-keyed `orders` empties the view and resets its checkpoint, so the
+/// projector rebuilds it under the new keys (rows under the old keys are gone).
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn the_orders_rekeying_migration_rebuilds_the_view(pool: PgPool) {
+    let ledger = ledger(&pool);
+    let flow = customer_flow(&ledger, &ctx()).await;
+    let projector = Projector::new(pool.clone());
+    let head = catch_up_all(&projector, &pool).await;
+    // A row as the view stored it before: keyed by the order id alone.
+    sqlx::query("UPDATE orders SET key = row ->> 'order_id'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    sqlx::raw_sql(include_str!(
+        "../../../migrations/20261122000011_orders_keyed_by_profile.sql"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (rows, checkpoint): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM orders),
+                (SELECT position FROM projection_checkpoints WHERE name = 'orders')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((rows, checkpoint), (0, 0));
+
+    assert_eq!(catch_up_all(&projector, &pool).await, head);
+    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM orders")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(keys, [OrderRow::key(flow.joint.profile_id, flow.order)]);
 }
 
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]

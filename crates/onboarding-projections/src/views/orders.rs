@@ -1,4 +1,8 @@
 //! `orders`: one row per order — what was asked, what filled, how it ended.
+//!
+//! An order id is unique within its profile (the domain refuses a second order under one id
+//! there), not across profiles: a caller choosing its own ids may use one on two profiles. So a
+//! row's key is the profile and the order together, [`OrderRow::key`].
 
 use chrono::{DateTime, Utc};
 use onboarding_domain::profile::Hold;
@@ -49,6 +53,13 @@ pub struct OrderRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
+impl OrderRow {
+    /// The row's key in the view: `<profile id>/<order id>`.
+    pub fn key(profile_id: ProfileId, order_id: OrderId) -> String {
+        format!("{profile_id}/{order_id}")
+    }
+}
+
 /// The `orders` view.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Orders;
@@ -61,16 +72,17 @@ impl View for Orders {
     }
 
     fn keys(&self, event: &ProjectedEvent) -> Vec<String> {
-        match &event.event {
-            DomainEvent::Profile(ProfileEvent::OrderPlaced { order, .. }) => {
-                vec![order.order_id.to_string()]
-            }
+        let order_id = match &event.event {
+            DomainEvent::Profile(ProfileEvent::OrderPlaced { order, .. }) => order.order_id,
             DomainEvent::Profile(
                 ProfileEvent::OrderFilled { order_id, .. }
                 | ProfileEvent::OrderClosed { order_id, .. },
-            ) => vec![order_id.to_string()],
-            _ => Vec::new(),
-        }
+            ) => *order_id,
+            _ => return Vec::new(),
+        };
+        // A profile's events are stored under the profile id as text, which is `OrderRow::key`'s
+        // first half.
+        vec![format!("{}/{order_id}", event.aggregate_id())]
     }
 
     fn apply(
