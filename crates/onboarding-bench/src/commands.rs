@@ -1,8 +1,9 @@
 //! Command throughput against raw single-row INSERT transactions, at each concurrency.
 //!
 //! For every writer count, phases run back to back on one throwaway database: raw inserts shaped
-//! like `IdentitySubmitted`, `SubmitIdentity` commands, the same raw inserts again; then the same
-//! for `OrderPlaced` and `PlaceOrder`. Each phase runs `warmup + duration` and counts what
+//! like `IdentitySubmitted`, the submission's floor (the same row with the `cip_id` claim and data
+//! key a submission must write with it, in one raw statement), `SubmitIdentity` commands, the same
+//! raw inserts again; then raw inserts, `PlaceOrder` and raw inserts for `OrderPlaced`. Each phase runs `warmup + duration` and counts what
 //! completes inside the `duration` window; a command's baseline is the mean of the raw phases
 //! around it.
 
@@ -19,7 +20,7 @@ use uuid::Uuid;
 use crate::error::BenchError;
 use crate::generate::{StoredShape, Template};
 use crate::options::BenchOptions;
-use crate::report::{ratio, CommandFigure, CommandKind, Percentiles};
+use crate::report::{ratio, CommandFigure, CommandKind, Floor, Percentiles};
 use crate::scratch::ScratchDatabase;
 use crate::sql;
 use crate::workload::{self, People};
@@ -151,6 +152,46 @@ impl Operation for RawInserts {
     }
 }
 
+/// What a submission must write at least, autocommitted in one statement: an event row like
+/// [`RawInserts`]' (a new stream each), a `cip_id` claim and a data key of the stored sizes, with
+/// unique values (the claim's fingerprint and the identity id are fresh each time).
+struct FloorInserts {
+    pool: PgPool,
+    shape: StoredShape,
+    fingerprint_bytes: usize,
+    key_bytes: usize,
+}
+
+/// `n` bytes that no other call returns (whole random UUIDs, the last one cut short).
+fn unique_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(n + 16);
+    while bytes.len() < n {
+        bytes.extend_from_slice(Uuid::new_v4().as_bytes());
+    }
+    bytes.truncate(n);
+    bytes
+}
+
+impl Operation for FloorInserts {
+    async fn call(&self, _writer: usize, _n: u64) -> Result<(), BenchError> {
+        let identity = Uuid::now_v7();
+        sqlx::query(sql::FLOOR_INSERT)
+            .bind(&self.shape.aggregate_type)
+            .bind(identity.to_string())
+            .bind(1_i64)
+            .bind(&self.shape.event_type)
+            .bind(&self.shape.event_version)
+            .bind(&self.shape.payload)
+            .bind(&self.shape.metadata)
+            .bind(unique_bytes(self.fingerprint_bytes))
+            .bind(identity)
+            .bind(unique_bytes(self.key_bytes))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
 /// Records the template flow on `db` and nothing else, for a catch-up-only run.
 pub(crate) async fn record_template(db: &ScratchDatabase) -> Result<Template, BenchError> {
     let pool = db.pool(4).await?;
@@ -199,6 +240,9 @@ async fn measure_on(
     let placed = template.shape(event_names::ORDER_PLACED)?;
     let funded_steps = template.funded_profile_steps()?;
     let profile_slot = template.profile_slot(&flow)?;
+    let (fingerprint_bytes, key_bytes): (i32, i32) = sqlx::query_as(sql::CLAIM_AND_KEY_BYTES)
+        .fetch_one(pool)
+        .await?;
 
     // Every phase's profiles up front, so that no bulk write lands between two phases.
     let mut profiles: Vec<Vec<ProfileId>> = Vec::with_capacity(options.writers.len());
@@ -223,20 +267,31 @@ async fn measure_on(
             shape: submitted.clone(),
             streams: None,
         });
+        let floor = Arc::new(FloorInserts {
+            pool: raw_pool.clone(),
+            shape: submitted.clone(),
+            fingerprint_bytes: usize::try_from(fingerprint_bytes).unwrap_or(32),
+            key_bytes: usize::try_from(key_bytes).unwrap_or(60),
+        });
         let submits = Arc::new(Submits {
             ledger: ledger.clone(),
             people: people.clone(),
         });
         let raw_before = phase(raw.clone(), writers, warmup, duration).await?;
+        let floor = phase(floor, writers, warmup, duration).await?;
         let done = phase(submits, writers, warmup, duration).await?;
         let raw_after = phase(raw, writers, warmup, duration).await?;
-        let submit = figure(
+        let mut submit = figure(
             CommandKind::Submit,
             writers,
             done,
             [raw_before, raw_after],
             &submitted,
         );
+        submit.floor = Some(Floor {
+            per_s: floor.per_s,
+            ratio: ratio(floor.per_s, submit.raw_inserts_per_s),
+        });
         figures.push(submit);
         options.say(&progress_line(figures.last()));
 
@@ -293,6 +348,7 @@ fn figure(
         raw_latency: Percentiles::of(&mut raw_latencies),
         payload_bytes: shape.payload_bytes(),
         ratio: ratio(done.per_s, raw_per_s),
+        floor: None,
     }
 }
 

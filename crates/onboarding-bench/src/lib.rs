@@ -10,7 +10,9 @@
 //!    at each writer count, as commands/s, against single-row autocommitted `INSERT`s of the same
 //!    payloads into `bench_raw_events`, a table defined like `events` with the same hash-chain
 //!    trigger (`sql/raw_baseline.sql` says exactly what the baseline includes, and why its
-//!    `NOTIFY` is measured separately).
+//!    `NOTIFY` is measured separately). For submissions also the *floor*: the event row with the
+//!    `cip_id` claim and data key a submission must write with it, as one raw statement
+//!    (`ratio floor.submit.writers=N`), the most a submission could reach with one commit each.
 //! 2. **Catch-up**: `Projector::catch_up` from zero over generated events (copies of a real
 //!    flow's events with fresh ids), as events/s, against a plain ordered read of the same rows
 //!    in the projector's catch-up batch size; with the process's resident memory during the
@@ -48,8 +50,8 @@ mod workload;
 pub use error::{BenchError, Holder};
 pub use options::{BenchOptions, Progress};
 pub use report::{
-    BenchReport, CatchUpFigure, CatchUpVariant, CommandFigure, CommandKind, LatencyFigure, Machine,
-    MemoryFigure, Percentiles, ProjectionTime, Ratio,
+    BenchReport, CatchUpFigure, CatchUpVariant, CommandFigure, CommandKind, Floor, LatencyFigure,
+    Machine, MemoryFigure, Percentiles, ProjectionTime, Ratio,
 };
 
 use scratch::ScratchDatabase;

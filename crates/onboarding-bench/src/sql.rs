@@ -8,6 +8,26 @@ pub(crate) const RAW_INSERT: &str = "INSERT INTO bench_raw_events
         (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+/// The least a submission must write, autocommitted in one statement: its event row (as
+/// [`RAW_INSERT`]), the `cip_id` claim and the identity's data key (the rows the ledger writes
+/// with the event, into the real tables). The floor of a submission's cost without any of the
+/// ledger's own work (deciding, sealing, checking facts).
+pub(crate) const FLOOR_INSERT: &str = "WITH claim AS (
+         INSERT INTO cip_claims (fingerprint, identity_id) VALUES ($8, $9)
+     ),
+     data_key AS (
+         INSERT INTO identity_keys (identity_id, wrapped_key) VALUES ($9, $10)
+     )
+     INSERT INTO bench_raw_events
+        (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// The size of the stored claim fingerprint and wrapped data key of the template's identity.
+pub(crate) const CLAIM_AND_KEY_BYTES: &str =
+    "SELECT octet_length(c.fingerprint), octet_length(k.wrapped_key)
+       FROM cip_claims c JOIN identity_keys k USING (identity_id)
+      LIMIT 1";
+
 /// The columns `COPY` fills when generating events; the database fills the others.
 pub(crate) const COPY_EVENTS: &str = "COPY events
         (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)

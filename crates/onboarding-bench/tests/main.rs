@@ -32,8 +32,10 @@ async fn a_tiny_run_reports_every_ratio_and_positive_rates() {
         names,
         [
             "commands.submit.writers=1",
+            "floor.submit.writers=1",
             "commands.order.writers=1",
             "commands.submit.writers=2",
+            "floor.submit.writers=2",
             "commands.order.writers=2",
             "catch_up.events=500",
         ]
@@ -42,6 +44,10 @@ async fn a_tiny_run_reports_every_ratio_and_positive_rates() {
     for c in &report.commands {
         assert!(c.commands > 0 && c.commands_per_s > 0.0, "{report}");
         assert!(c.raw_inserts_per_s > 0.0, "{report}");
+        // Only submissions have a floor, and it ran (each call wrote a claim and a key).
+        let floor = c.floor.as_ref().map(|f| f.per_s > 0.0);
+        let expected = (c.command == CommandKind::Submit).then_some(true);
+        assert_eq!(floor, expected, "{report}");
     }
     assert!(report
         .commands
@@ -63,7 +69,7 @@ async fn a_tiny_run_reports_every_ratio_and_positive_rates() {
         );
     }
     let json = serde_json::to_value(&report).expect("the report serializes");
-    assert_eq!(json["ratios"].as_array().map(Vec::len), Some(5));
+    assert_eq!(json["ratios"].as_array().map(Vec::len), Some(7));
     assert_eq!(json["commands"][0]["command"], "submit");
 }
 
