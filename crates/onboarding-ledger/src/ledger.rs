@@ -11,8 +11,8 @@ use onboarding_domain::vocab::AccountType;
 use onboarding_domain::{
     event_names, Account, AccountCommand, AccountError, AccountId, AccountMember, AccountOpening,
     Amount, Asset, Clock, Decision, DecisionSource, FundingMethod, Identity, IdentityCommand,
-    IdentityId, IdentitySubmission, OrderId, OrderRequest, Profile, ProfileCommand, ProfileId,
-    ReportedOrderState, Services, SystemClock,
+    IdentityId, IdentitySubmission, OrderId, OrderRequest, Profile, ProfileCommand, ProfileError,
+    ProfileId, ReportedOrderState, Services, SystemClock,
 };
 use onboarding_store::aggregates;
 use onboarding_store::append::{Batch, SnapshotUpdate};
@@ -163,6 +163,72 @@ where
     }
 }
 
+/// What deciding one command on one aggregate gave.
+struct Decided<A: cqrs_es::Aggregate> {
+    /// The state with the decided events applied.
+    state: A,
+    /// The stream's last sequence before them.
+    sequence: usize,
+    /// Snapshots stored of the stream before them.
+    snapshot: Option<usize>,
+    outcome: Result<(), A::Error>,
+    consulted: scope::Consulted,
+    events: Vec<A::Event>,
+}
+
+impl<A> Decided<A>
+where
+    A: cqrs_es::Aggregate + Clone + serde::Serialize,
+{
+    /// A refusal, or nothing to store.
+    fn stores_nothing(&self) -> bool {
+        self.outcome.is_err() || self.events.is_empty()
+    }
+
+    /// Whether a fact the decision read came from a cache.
+    fn rests_on_cache(&self) -> bool {
+        self.consulted.reads.iter().any(|r| r.cached)
+    }
+
+    /// The events as the batch to append under `aggregate_id` with the caller's metadata (and a
+    /// snapshot when one is due), and what the aggregate is known to be once it is stored.
+    fn into_batch(
+        self,
+        lane: &Lane<A>,
+        ctx: &CommandContext,
+        aggregate_id: &str,
+        refused: fn(A::Error) -> LedgerError,
+    ) -> Result<(Batch, Known<A>), LedgerError> {
+        let added = self.events.len();
+        let metadata = ctx.metadata_for(Uuid::now_v7());
+        let events = (self.events.into_iter())
+            .zip(self.sequence + 1..)
+            .map(|(payload, sequence)| {
+                SerializedEvent::try_from(&EventEnvelope::<A> {
+                    aggregate_id: aggregate_id.to_owned(),
+                    sequence,
+                    payload,
+                    metadata: metadata.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| from_aggregate(e.into(), A::TYPE, aggregate_id, refused))?;
+        let snapshot = lane.snapshot_due(self.sequence, self.snapshot, &self.state, added)?;
+        let after = Known {
+            state: self.state,
+            sequence: self.sequence + added,
+            snapshot: snapshot.as_ref().map(|s| s.number).or(self.snapshot),
+        };
+        let batch = Batch {
+            aggregate_id: aggregate_id.to_owned(),
+            events,
+            snapshot,
+            consulted: self.consulted,
+        };
+        Ok((batch, after))
+    }
+}
+
 /// Where a command's decision starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Start {
@@ -273,13 +339,44 @@ impl Ledger {
         &self.repo
     }
 
-    /// Forgets the cached state of another aggregate a stale decision read.
-    fn forget_read(&self, read: &Read) {
-        match read.aggregate_type {
-            event_names::IDENTITY => self.identities.forget(&read.aggregate_id),
-            event_names::ACCOUNT => self.accounts.forget(&read.aggregate_id),
-            event_names::PROFILE => self.profiles.forget(&read.aggregate_id),
-            _ => {}
+    /// Forgets the cached states of the other aggregates a stale decision read.
+    fn forget_reads(&self, reads: &[Read]) {
+        for read in reads {
+            match read.aggregate_type {
+                event_names::IDENTITY => self.identities.forget(&read.aggregate_id),
+                event_names::ACCOUNT => self.accounts.forget(&read.aggregate_id),
+                event_names::PROFILE => self.profiles.forget(&read.aggregate_id),
+                _ => {}
+            }
+        }
+    }
+
+    /// Decides `command` on `known`, noting what the decision consulted outside the aggregate.
+    async fn decide<A>(
+        &self,
+        known: Known<A>,
+        command: A::Command,
+        claim_mode: ClaimMode,
+    ) -> Decided<A>
+    where
+        A: cqrs_es::Aggregate<Services = Services>,
+    {
+        let Known {
+            mut state,
+            sequence,
+            snapshot,
+        } = known;
+        let sink = EventSink::default();
+        let (outcome, consulted) =
+            scope::consulting(claim_mode, state.handle(command, &self.services, &sink)).await;
+        let events = sink.collect().await;
+        Decided {
+            state,
+            sequence,
+            snapshot,
+            outcome,
+            consulted,
+            events,
         }
     }
 
@@ -327,67 +424,28 @@ impl Ledger {
                     .await
                     .map_err(failed)?,
             };
-            let Known {
-                mut state,
-                sequence,
-                snapshot,
-            } = known;
-            let sink = EventSink::default();
-            let (decided, consulted) = scope::consulting(
-                claim_mode,
-                state.handle(command.clone(), &self.services, &sink),
-            )
-            .await;
-            let events = sink.collect().await;
+            let mut decided = self.decide(known, command.clone(), claim_mode).await;
             // A refusal or a no-op is only final if nothing it rests on came from a cache: a
             // stale cached fact (an owner approved elsewhere since) must not refuse a command.
-            let rests_on_cache = guessed || consulted.reads.iter().any(|r| r.cached);
-            let nothing_to_store = decided.is_err() || events.is_empty();
-            if nothing_to_store && rests_on_cache && redecides_left > 0 {
+            let rests_on_cache = guessed || decided.rests_on_cache();
+            if decided.stores_nothing() && rests_on_cache && redecides_left > 0 {
                 lane.forget(id);
-                for read in &consulted.reads {
-                    self.forget_read(read);
-                }
+                self.forget_reads(&decided.consulted.reads);
                 start = None;
                 redecides_left -= 1;
                 continue;
             }
-            decided.map_err(refused)?;
-            if events.is_empty() {
+            if let Err(e) = std::mem::replace(&mut decided.outcome, Ok(())) {
+                return Err(refused(e));
+            }
+            if decided.events.is_empty() {
                 return Ok(());
             }
             let verify = guessed && redecides_left > 0;
-            let added = events.len();
-            let metadata = ctx.metadata_for(Uuid::now_v7());
-            let serialized = events
-                .into_iter()
-                .zip(sequence + 1..)
-                .map(|(payload, sequence)| {
-                    SerializedEvent::try_from(&EventEnvelope::<A> {
-                        aggregate_id: aggregate_id.clone(),
-                        sequence,
-                        payload,
-                        metadata: metadata.clone(),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| failed(e.into()))?;
-            let batch = Batch {
-                aggregate_id: aggregate_id.clone(),
-                events: serialized,
-                snapshot: lane.snapshot_due(sequence, snapshot, &state, added)?,
-                consulted,
-            };
+            let (batch, after) = decided.into_batch(lane, ctx, &aggregate_id, refused)?;
             match self.repo.append::<A>(&batch).await {
                 Ok(()) => {
-                    lane.remember(
-                        id,
-                        Known {
-                            state,
-                            sequence: sequence + added,
-                            snapshot: batch.snapshot.as_ref().map(|s| s.number).or(snapshot),
-                        },
-                    );
+                    lane.remember(id, after);
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => {
@@ -402,9 +460,7 @@ impl Ledger {
                     }
                 }
                 Err(StoreError::StaleRead) if redecides_left > 0 => {
-                    for read in &batch.consulted.reads {
-                        self.forget_read(read);
-                    }
+                    self.forget_reads(&batch.consulted.reads);
                     redecides_left -= 1;
                 }
                 Err(StoreError::CipClaimLost) if redecides_left > 0 => {
@@ -559,23 +615,18 @@ impl Ledger {
             .await
     }
 
-    /// Opens an account and its profile. Retrying the same request completes a partly done
-    /// opening (account opened, profile not yet) instead of failing. A `profile_id` already
-    /// another account's profile is refused before anything is written (`Invalid`, naming
-    /// `profile_id`). (A check before the writes: two openings racing for one caller-chosen
-    /// profile id can still both pass it, and the loser's account is left without its profile.)
+    /// Opens an account and its profile, both in one append: neither is stored without the
+    /// other. Retrying the same request is a no-op once it is done (and completes an opening an
+    /// earlier version left with the account only). A `profile_id` that is already another
+    /// account's profile is refused (`Invalid`, naming `profile_id`), and so is an `account_id`
+    /// already opened otherwise; nothing is written then. Two openings racing for one id: one
+    /// wins, the other gets [`LedgerError::Conflict`] (or, with
+    /// [`LedgerOptions::conflict_retries`], is decided again and refused as above).
     pub async fn open_account(
         &self,
         ctx: &CommandContext,
         request: AccountRequest,
     ) -> Result<OpenedAccount, LedgerError> {
-        if let Some(profile) = self.profile(request.profile_id).await? {
-            if profile.account_id() != Some(request.account_id) {
-                let mut v = onboarding_domain::Violations::new();
-                v.push("profile_id", onboarding_domain::Problem::InUse);
-                return Err(LedgerError::Invalid(v));
-            }
-        }
         let opening = AccountOpening {
             account_id: request.account_id,
             profile_id: request.profile_id,
@@ -584,30 +635,100 @@ impl Ledger {
             members: request.members,
             description: request.description,
         };
-        let result = self
-            .account_command(
-                ctx,
-                opening.account_id,
-                AccountCommand::Open(opening.clone()),
-            )
-            .await;
-        match result {
-            Ok(()) => {}
-            Err(LedgerError::Account(AccountError::AlreadyOpened))
-                if self.account(opening.account_id).await?.opening() == Some(&opening) => {}
-            Err(e) => return Err(e),
-        }
-        let open_profile = ProfileCommand::Open {
-            profile_id: opening.profile_id,
-            account_id: opening.account_id,
-            owner: opening.owner,
-        };
-        self.profile_command(ctx, opening.profile_id, open_profile)
-            .await?;
+        self.open_together(ctx, &opening).await?;
         Ok(OpenedAccount {
             account_id: opening.account_id,
             profile_id: opening.profile_id,
         })
+    }
+
+    /// Decides `opening` for the account and the profile on the store's states and appends both
+    /// streams' events in one statement, deciding again when the append finds either stale.
+    async fn open_together(
+        &self,
+        ctx: &CommandContext,
+        opening: &AccountOpening,
+    ) -> Result<(), LedgerError> {
+        let account_id = opening.account_id.to_string();
+        let profile_id = opening.profile_id.to_string();
+        let conflict = || LedgerError::Conflict {
+            aggregate_type: event_names::ACCOUNT,
+            aggregate_id: account_id.clone(),
+        };
+        let mut conflicts_left = self.conflict_retries;
+        let mut redecides_left = REDECIDE_LIMIT;
+        loop {
+            // Both from the store: openings are rare, and cached states would only be checked.
+            let account = aggregates::load_known(&self.accounts.loader, &account_id)
+                .await
+                .map_err(|e| {
+                    from_aggregate(e, event_names::ACCOUNT, &account_id, LedgerError::Account)
+                })?;
+            let profile = aggregates::load_known(&self.profiles.loader, &profile_id)
+                .await
+                .map_err(|e| {
+                    from_aggregate(e, event_names::PROFILE, &profile_id, LedgerError::Profile)
+                })?;
+            let open = AccountCommand::Open(opening.clone());
+            let mut account = self.decide(account, open, ClaimMode::AtAppend).await;
+            match std::mem::replace(&mut account.outcome, Ok(())) {
+                Ok(()) => {}
+                // This very opening, stored before: a retry.
+                Err(AccountError::AlreadyOpened) if account.state.opening() == Some(opening) => {}
+                // The owner or a member read from a cache may have been approved since.
+                Err(_) if account.rests_on_cache() && redecides_left > 0 => {
+                    self.forget_reads(&account.consulted.reads);
+                    redecides_left -= 1;
+                    continue;
+                }
+                Err(e) => return Err(LedgerError::Account(e)),
+            }
+            let open = ProfileCommand::Open {
+                profile_id: opening.profile_id,
+                account_id: opening.account_id,
+                owner: opening.owner,
+            };
+            let mut profile = self.decide(profile, open, ClaimMode::AtAppend).await;
+            match std::mem::replace(&mut profile.outcome, Ok(())) {
+                Ok(()) => {}
+                Err(ProfileError::AlreadyOpened) => {
+                    let mut v = onboarding_domain::Violations::new();
+                    v.push("profile_id", onboarding_domain::Problem::InUse);
+                    return Err(LedgerError::Invalid(v));
+                }
+                Err(e) => return Err(LedgerError::Profile(e)),
+            }
+            let (account, account_after) =
+                account.into_batch(&self.accounts, ctx, &account_id, LedgerError::Account)?;
+            let (profile, profile_after) =
+                profile.into_batch(&self.profiles, ctx, &profile_id, LedgerError::Profile)?;
+            let stored = match (account.events.is_empty(), profile.events.is_empty()) {
+                (true, true) => return Ok(()),
+                (false, false) => {
+                    (self.repo)
+                        .append_together::<Account, Profile>(&account, &profile)
+                        .await
+                }
+                (false, true) => self.repo.append::<Account>(&account).await,
+                (true, false) => self.repo.append::<Profile>(&profile).await,
+            };
+            match stored {
+                Ok(()) => {
+                    self.accounts.remember(&account_id, account_after);
+                    self.profiles.remember(&profile_id, profile_after);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) if conflicts_left > 0 => conflicts_left -= 1,
+                Err(StoreError::StaleRead) if redecides_left > 0 => {
+                    self.forget_reads(&account.consulted.reads);
+                    redecides_left -= 1;
+                }
+                Err(StoreError::Conflict | StoreError::StaleRead) => return Err(conflict()),
+                Err(e) => return Err(e.into()),
+            }
+            self.accounts.forget(&account_id);
+            self.profiles.forget(&profile_id);
+        }
     }
 
     /// Records the Paxos ids of a mirrored account and its profile.

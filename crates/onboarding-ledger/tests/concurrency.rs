@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 
 use futures::future::join_all;
+use onboarding_ledger::domain::vocab::AccountType;
 use onboarding_ledger::domain::{event_names, ProfileId};
-use onboarding_ledger::{Ledger, LedgerError};
+use onboarding_ledger::{AccountRequest, Ledger, LedgerError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::fixtures::{self, amount};
@@ -135,5 +136,95 @@ async fn racing_writers_either_append_whole_or_conflict_and_retries_let_all_succ
     assert_eq!(won, (0..WRITERS).collect::<Vec<_>>());
     expected.extend((0..WRITERS).map(|i| (format!("late-{i}"), amounts[i].clone())));
     assert_profile_holds(&patient, profile, &expected).await;
+    pool.close().await;
+}
+
+/// An account and its profile are stored together or not at all: when the profile's event
+/// cannot be stored, neither is the account's (two appends left the account behind).
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn an_account_is_not_stored_without_its_profile(pool: sqlx::PgPool) {
+    let ledger = fixtures::ledger(&pool);
+    let owner = fixtures::approved_person(&ledger).await;
+    // The profile's first event fails as a taken stream would.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_profiles() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             RAISE EXCEPTION 'profile stream taken' USING ERRCODE = 'unique_violation';
+         END $$;
+         CREATE TRIGGER refuse_profiles BEFORE INSERT ON events FOR EACH ROW
+             WHEN (NEW.aggregate_type = 'profile') EXECUTE FUNCTION refuse_profiles();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let request = AccountRequest::new(owner, AccountType::Brokerage);
+    let account_id = request.account_id;
+    let err = ledger
+        .open_account(&fixtures::ctx(), request.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Conflict { .. }), "{err:?}");
+    let stored = ledger
+        .events_of(event_names::ACCOUNT, &account_id.to_string())
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "the account was stored alone");
+
+    sqlx::query("DROP TRIGGER refuse_profiles ON events")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let opened = ledger
+        .open_account(&fixtures::ctx(), request)
+        .await
+        .unwrap();
+    let profile = ledger.profile(opened.profile_id).await.unwrap().unwrap();
+    assert_eq!(profile.account_id(), Some(account_id));
+}
+
+/// Openings racing for one caller-chosen profile id: exactly one account is opened, and the
+/// others leave nothing behind (each gets a conflict, or `profile_id` in use).
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn openings_racing_for_one_profile_leave_no_account_without_it(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = fixtures::wide_pool(connect, 16).await;
+    let ledger = fixtures::ledger(&pool);
+    let owner = fixtures::approved_person(&ledger).await;
+    for _ in 0..10 {
+        let profile_id = ProfileId::new();
+        let requests: Vec<AccountRequest> = (0..4)
+            .map(|_| AccountRequest {
+                profile_id,
+                ..AccountRequest::new(owner, AccountType::Brokerage)
+            })
+            .collect();
+        // One ledger each, so that no cache is shared: as separate processes would race.
+        let ledgers: Vec<Ledger> = requests.iter().map(|_| fixtures::ledger(&pool)).collect();
+        let ctx = fixtures::ctx();
+        let results =
+            join_all((ledgers.iter().zip(&requests)).map(|(l, r)| l.open_account(&ctx, r.clone())))
+                .await;
+
+        let mut opened = Vec::new();
+        for (request, result) in requests.iter().zip(results) {
+            match result {
+                Ok(o) => opened.push(o.account_id),
+                Err(LedgerError::Conflict { .. } | LedgerError::Invalid(_)) => {
+                    let account = ledger.account(request.account_id).await.unwrap();
+                    assert!(
+                        account.opening().is_none(),
+                        "an account without its profile"
+                    );
+                }
+                Err(other) => panic!("a racing opening failed with {other}"),
+            }
+        }
+        assert_eq!(opened.len(), 1, "exactly one opening wins: {opened:?}");
+        let profile = ledger.profile(profile_id).await.unwrap().unwrap();
+        assert_eq!(profile.account_id(), Some(opened[0]));
+    }
     pool.close().await;
 }

@@ -431,6 +431,20 @@ async fn execute(pool: &PgPool, group: &[&Prepared]) -> Result<u64, sqlx::Error>
     Ok(query.execute(pool).await?.rows_affected())
 }
 
+/// Appends the events of several aggregates decided by one command in one statement (see
+/// [`crate::EventRepository::append_together`]): all of them, or none. Not grouped with other
+/// appends: the commands that need it are rare.
+pub(crate) async fn append_together(pool: &PgPool, parts: &[&Prepared]) -> Result<(), StoreError> {
+    match execute(pool, parts).await {
+        Ok(0) if parts.iter().any(|p| !p.sequences.is_empty()) => Err(StoreError::StaleRead),
+        Ok(_) => Ok(()),
+        Err(e) => Err(classify(
+            e,
+            parts.iter().find_map(|p| p.key.as_ref()).map(|k| k.0),
+        )),
+    }
+}
+
 /// Appends one command's events (see the module documentation).
 pub(crate) async fn append_one(pool: &PgPool, p: &Prepared) -> Result<(), StoreError> {
     match execute(pool, &[p]).await {

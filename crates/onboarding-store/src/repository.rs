@@ -10,7 +10,7 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::append::{Batch, Grouper, Prepared};
+use crate::append::{self, Batch, Grouper, Prepared};
 use crate::crypto::{KeyProvider, MasterKey};
 use crate::error::StoreError;
 use crate::log::RecordedEvent;
@@ -117,6 +117,43 @@ impl EventRepository {
                 appends
                     .append(Prepared::new(A::TYPE, batch, sealed)?)
                     .await?;
+                waker.wake();
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends the events one command decided for two aggregates, `A`'s and `B`'s, all or
+    /// nothing: on Postgres one autocommitted statement (not grouped with other appends), so a
+    /// conflict on either stream, or a changed fact either decision read, stores neither. For a
+    /// command that must create two aggregates together (an account and its profile), where two
+    /// appends could leave the first without the second.
+    ///
+    /// The embedded store stores no snapshot of `B` here ([`StoreError::Corrupt`] if asked to):
+    /// its snapshots are kept per aggregate type, and a paired append opens streams.
+    pub async fn append_together<A: Aggregate, B: Aggregate>(
+        &self,
+        a: &Batch,
+        b: &Batch,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => {
+                if b.snapshot.is_some() {
+                    return Err(StoreError::Corrupt(format!(
+                        "a paired append stores no snapshot of its {}",
+                        B::TYPE
+                    )));
+                }
+                let mut events = self.vault.seal_events(&a.events).await?;
+                events.extend(self.vault.seal_events(&b.events).await?);
+                let snapshot = (a.snapshot.as_ref())
+                    .map(|s| (a.aggregate_id.clone(), s.payload.clone(), s.number));
+                Ok(m.persist::<A>(&events, snapshot).await?)
+            }
+            Backend::Postgres { waker, log, .. } => {
+                let first = Prepared::new(A::TYPE, a, self.vault.seal_with_fresh_key(&a.events)?)?;
+                let second = Prepared::new(B::TYPE, b, self.vault.seal_with_fresh_key(&b.events)?)?;
+                append::append_together(log.pool(), &[&first, &second]).await?;
                 waker.wake();
                 Ok(())
             }
