@@ -192,15 +192,18 @@ where
 
     /// The events as the batch to append under `aggregate_id` with the caller's metadata (and a
     /// snapshot when one is due), and what the aggregate is known to be once it is stored.
+    /// `command_id` identifies the command in the events' metadata (one id for every stream a
+    /// command writes).
     fn into_batch(
         self,
         lane: &Lane<A>,
         ctx: &CommandContext,
+        command_id: Uuid,
         aggregate_id: &str,
         refused: fn(A::Error) -> LedgerError,
     ) -> Result<(Batch, Known<A>), LedgerError> {
         let added = self.events.len();
-        let metadata = ctx.metadata_for(Uuid::now_v7());
+        let metadata = ctx.metadata_for(command_id);
         let events = (self.events.into_iter())
             .zip(self.sequence + 1..)
             .map(|(payload, sequence)| {
@@ -442,7 +445,8 @@ impl Ledger {
                 return Ok(());
             }
             let verify = guessed && redecides_left > 0;
-            let (batch, after) = decided.into_batch(lane, ctx, &aggregate_id, refused)?;
+            let (batch, after) =
+                decided.into_batch(lane, ctx, Uuid::now_v7(), &aggregate_id, refused)?;
             match self.repo.append::<A>(&batch).await {
                 Ok(()) => {
                     lane.remember(id, after);
@@ -617,11 +621,12 @@ impl Ledger {
 
     /// Opens an account and its profile, both in one append: neither is stored without the
     /// other. Retrying the same request is a no-op once it is done (and completes an opening an
-    /// earlier version left with the account only). A `profile_id` that is already another
-    /// account's profile is refused (`Invalid`, naming `profile_id`), and so is an `account_id`
-    /// already opened otherwise; nothing is written then. Two openings racing for one id: one
-    /// wins, the other gets [`LedgerError::Conflict`] (or, with
-    /// [`LedgerOptions::conflict_retries`], is decided again and refused as above).
+    /// earlier version left with the account only). The account's rules are checked first (the
+    /// owner and members approved, the `account_id` not opened otherwise); then a `profile_id`
+    /// that is already another account's profile is refused (`Invalid`, naming `profile_id`).
+    /// Nothing is written when either refuses. Openings racing for one id: one wins, and each
+    /// other is decided again on the store's state, so it gets the refusal above (or, after
+    /// repeated races, [`LedgerError::Conflict`]).
     pub async fn open_account(
         &self,
         ctx: &CommandContext,
@@ -698,10 +703,21 @@ impl Ledger {
                 }
                 Err(e) => return Err(LedgerError::Profile(e)),
             }
-            let (account, account_after) =
-                account.into_batch(&self.accounts, ctx, &account_id, LedgerError::Account)?;
-            let (profile, profile_after) =
-                profile.into_batch(&self.profiles, ctx, &profile_id, LedgerError::Profile)?;
+            let command_id = Uuid::now_v7();
+            let (account, account_after) = (account).into_batch(
+                &self.accounts,
+                ctx,
+                command_id,
+                &account_id,
+                LedgerError::Account,
+            )?;
+            let (profile, profile_after) = (profile).into_batch(
+                &self.profiles,
+                ctx,
+                command_id,
+                &profile_id,
+                LedgerError::Profile,
+            )?;
             let stored = match (account.events.is_empty(), profile.events.is_empty()) {
                 (true, true) => return Ok(()),
                 (false, false) => {
@@ -718,9 +734,14 @@ impl Ledger {
                     self.profiles.remember(&profile_id, profile_after);
                     return Ok(());
                 }
+                // Another opening took one of the ids meanwhile: deciding again on the store's
+                // state says which (`profile_id` in use, the account opened otherwise) or finds
+                // this very opening done.
+                Err(StoreError::Conflict) if redecides_left > 0 => redecides_left -= 1,
                 Err(StoreError::Conflict) if conflicts_left > 0 => conflicts_left -= 1,
                 Err(StoreError::StaleRead) if redecides_left > 0 => {
                     self.forget_reads(&account.consulted.reads);
+                    self.forget_reads(&profile.consulted.reads);
                     redecides_left -= 1;
                 }
                 Err(StoreError::Conflict | StoreError::StaleRead) => return Err(conflict()),

@@ -105,7 +105,7 @@ async fn one_context_correlates_the_commands_of_a_flow(pool: PgPool) {
     assert_eq!(p.correlation_id, flow.correlation_id());
     assert_eq!(a.reason.as_deref(), Some("new customer"));
     assert_eq!(p.reason.as_deref(), Some("new customer"));
-    assert_ne!(a.command_id, p.command_id, "two commands, two ids");
+    assert_eq!(a.command_id, p.command_id, "one opening, one command id");
     assert_eq!(a.causation_id, format!("command:{}", a.command_id));
     assert_eq!(p.causation_id, format!("command:{}", p.command_id));
 }

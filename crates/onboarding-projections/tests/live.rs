@@ -144,11 +144,14 @@ async fn the_orders_rekeying_migration_rebuilds_the_view(pool: PgPool) {
     let flow = customer_flow(&ledger, &ctx()).await;
     let projector = Projector::new(pool.clone());
     let head = catch_up_all(&projector, &pool).await;
-    // A row as the view stored it before: keyed by the order id alone.
-    sqlx::query("UPDATE orders SET key = row ->> 'order_id'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    // The table as it was before the migration: rows keyed by the order id alone.
+    sqlx::raw_sql(
+        "ALTER TABLE orders DROP CONSTRAINT orders_keyed_by_profile;
+         UPDATE orders SET key = row ->> 'order_id';",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
 
     sqlx::raw_sql(include_str!(
         "../../../migrations/20261122000011_orders_keyed_by_profile.sql"
@@ -171,6 +174,11 @@ async fn the_orders_rekeying_migration_rebuilds_the_view(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(keys, [OrderRow::key(flow.joint.profile_id, flow.order)]);
+    // A projector of an earlier version, writing the old key, is refused.
+    let old_key = sqlx::query("UPDATE orders SET key = row ->> 'order_id'")
+        .execute(&pool)
+        .await;
+    assert!(old_key.is_err(), "a row under the old key was written");
 }
 
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]

@@ -129,26 +129,26 @@ impl EventRepository {
     /// command that must create two aggregates together (an account and its profile), where two
     /// appends could leave the first without the second.
     ///
-    /// The embedded store stores no snapshot of `B` here ([`StoreError::Corrupt`] if asked to):
-    /// its snapshots are kept per aggregate type, and a paired append opens streams.
+    /// A paired append stores no snapshot (it is meant for streams being opened; the embedded
+    /// store keeps snapshots per append of one aggregate): a batch with one is refused as
+    /// [`StoreError::Corrupt`] before anything is written.
     pub async fn append_together<A: Aggregate, B: Aggregate>(
         &self,
         a: &Batch,
         b: &Batch,
     ) -> Result<(), StoreError> {
+        if a.snapshot.is_some() || b.snapshot.is_some() {
+            return Err(StoreError::Corrupt(format!(
+                "a paired append of {} and {} stores no snapshot",
+                A::TYPE,
+                B::TYPE
+            )));
+        }
         match &self.backend {
             Backend::Memory(m) => {
-                if b.snapshot.is_some() {
-                    return Err(StoreError::Corrupt(format!(
-                        "a paired append stores no snapshot of its {}",
-                        B::TYPE
-                    )));
-                }
                 let mut events = self.vault.seal_events(&a.events).await?;
                 events.extend(self.vault.seal_events(&b.events).await?);
-                let snapshot = (a.snapshot.as_ref())
-                    .map(|s| (a.aggregate_id.clone(), s.payload.clone(), s.number));
-                Ok(m.persist::<A>(&events, snapshot).await?)
+                Ok(m.persist::<A>(&events, None).await?)
             }
             Backend::Postgres { waker, log, .. } => {
                 let first = Prepared::new(A::TYPE, a, self.vault.seal_with_fresh_key(&a.events)?)?;
