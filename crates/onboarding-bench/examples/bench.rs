@@ -62,6 +62,12 @@ async fn main() -> anyhow::Result<()> {
         BenchOptions::full(url)
     }
     .with_progress(|line| eprintln!("bench: {line}"));
+    // Ctrl-C stops the run and drops its throwaway databases.
+    let stop = options.stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.cancel();
+    });
     options.explore = explore;
     if let Some(events) = events {
         options.events = events;

@@ -8,6 +8,10 @@ use onboarding_ledger::{LedgerError, StoreError};
 /// Why a benchmark run failed. No figure is reported from a failed run.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// [`BenchOptions::stop`](crate::BenchOptions::stop) was cancelled: the run stopped early,
+    /// its throwaway databases dropped, with no figures.
+    #[error("the benchmark was interrupted; its throwaway databases were dropped")]
+    Interrupted,
     /// The options make no benchmark (no writers, a zero duration, ...); fix them.
     #[error("invalid benchmark options: {0}")]
     Options(&'static str),

@@ -54,22 +54,21 @@ pub use report::{
     Machine, MemoryFigure, Percentiles, ProjectionTime, Ratio,
 };
 
-use scratch::ScratchDatabase;
+use scratch::on_scratch;
 
 /// Measures the projector catch-up alone (section 2 of [`run`]): records one flow on a
 /// throwaway database for the template, then generates, reads and projects the log on another.
 pub async fn run_catch_up(options: BenchOptions) -> Result<CatchUpFigure, BenchError> {
     options.check()?;
-    let url = options.database_url.as_str();
     options.say("catch-up: recording the template flow on a throwaway database");
-    let db = ScratchDatabase::create(url, "template").await?;
-    let recorded = commands::record_template(&db).await;
-    db.drop().await;
-    let template = recorded?;
-    let db = ScratchDatabase::create(url, "catchup").await?;
-    let measured = catch_up::measure(&options, &db, &template).await;
-    db.drop().await;
-    let figure = measured?;
+    let template = on_scratch(&options, "template", async |db| {
+        commands::record_template(db).await
+    })
+    .await?;
+    let figure = on_scratch(&options, "catchup", async |db| {
+        catch_up::measure(&options, db, &template).await
+    })
+    .await?;
     options.say(&format!(
         "catch-up: {:.0} events/s, raw read {:.0} events/s, ratio {:.3}",
         figure.catch_up_events_per_s, figure.raw_read_events_per_s, figure.ratio
@@ -81,37 +80,33 @@ pub async fn run_catch_up(options: BenchOptions) -> Result<CatchUpFigure, BenchE
 /// command, the projector or the server fails along the way.
 pub async fn run(options: BenchOptions) -> Result<BenchReport, BenchError> {
     options.check()?;
-    let url = options.database_url.as_str();
 
     options.say("commands: creating a throwaway database");
-    let db = ScratchDatabase::create(url, "commands").await?;
-    let measured = async {
+    let (machine, commands, template) = on_scratch(&options, "commands", async |db| {
         let pool = db.pool(1).await?;
         let machine = machine::describe(&pool).await;
         pool.close().await;
-        let (figures, template) = commands::measure(&options, &db).await?;
-        Ok::<_, BenchError>((machine?, figures, template))
-    }
-    .await;
-    db.drop().await;
-    let (machine, commands, template) = measured?;
+        let (figures, template) = commands::measure(&options, db).await?;
+        Ok((machine?, figures, template))
+    })
+    .await?;
 
     options.say("catch-up: creating a throwaway database");
-    let db = ScratchDatabase::create(url, "catchup").await?;
-    let measured = catch_up::measure(&options, &db, &template).await;
+    let catch_up = on_scratch(&options, "catchup", async |db| {
+        catch_up::measure(&options, db, &template).await
+    })
+    .await?;
     drop(template);
-    db.drop().await;
-    let catch_up = measured?;
     options.say(&format!(
         "catch-up: {:.0} events/s, raw read {:.0} events/s, ratio {:.3}",
         catch_up.catch_up_events_per_s, catch_up.raw_read_events_per_s, catch_up.ratio
     ));
 
     options.say("latency: creating a throwaway database");
-    let db = ScratchDatabase::create(url, "latency").await?;
-    let measured = latency::measure(&options, &db).await;
-    db.drop().await;
-    let latency = measured?;
+    let latency = on_scratch(&options, "latency", async |db| {
+        latency::measure(&options, db).await
+    })
+    .await?;
     options.say(&format!(
         "latency: visible p50 {:.2} ms, p99 {:.2} ms",
         latency.visible.p50_ms, latency.visible.p99_ms

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::error::BenchError;
 
 /// Receives one line of progress at each step of a run (a full run takes minutes).
@@ -36,6 +38,9 @@ pub struct BenchOptions {
     pub explore: bool,
     /// Where progress lines go (nowhere when `None`).
     pub progress: Option<Progress>,
+    /// Cancel to stop the run early (Ctrl-C in the CLI): the section in progress stops, its
+    /// throwaway database is dropped, and the run fails with [`BenchError::Interrupted`].
+    pub stop: CancellationToken,
 }
 
 impl BenchOptions {
@@ -52,6 +57,7 @@ impl BenchOptions {
             latency_samples: 1_000,
             explore: false,
             progress: None,
+            stop: CancellationToken::new(),
         }
     }
 

@@ -7,7 +7,29 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::error::BenchError;
+use crate::options::BenchOptions;
 use crate::sql;
+
+/// Runs `measure` on a fresh throwaway database for `section`, then drops the database, whether
+/// `measure` succeeded, failed, or was stopped by [`BenchOptions::stop`] (which ends it at its
+/// next await: every open session is ended by the drop).
+pub(crate) async fn on_scratch<T>(
+    options: &BenchOptions,
+    section: &str,
+    measure: impl AsyncFnOnce(&ScratchDatabase) -> Result<T, BenchError>,
+) -> Result<T, BenchError> {
+    if options.stop.is_cancelled() {
+        return Err(BenchError::Interrupted);
+    }
+    let db = ScratchDatabase::create(&options.database_url, section).await?;
+    options.say(&format!("{section}: working in database {}", db.name));
+    let measured = tokio::select! {
+        measured = measure(&db) => measured,
+        () = options.stop.cancelled() => Err(BenchError::Interrupted),
+    };
+    db.drop().await;
+    measured
+}
 
 /// A database that exists only for one benchmark section.
 pub(crate) struct ScratchDatabase {

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use onboarding_bench::{BenchOptions, CommandKind};
+use std::sync::{Arc, Mutex};
+
+use onboarding_bench::{BenchError, BenchOptions, CommandKind};
+use sqlx::Connection;
 
 const LOCAL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
 
@@ -71,6 +74,36 @@ async fn a_tiny_run_reports_every_ratio_and_positive_rates() {
     let json = serde_json::to_value(&report).expect("the report serializes");
     assert_eq!(json["ratios"].as_array().map(Vec::len), Some(7));
     assert_eq!(json["commands"][0]["command"], "submit");
+}
+
+/// Stopping a run ends the section in progress and drops its throwaway database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_run_drops_its_throwaway_database() {
+    let options = tiny();
+    let url = options.database_url.clone();
+    let stop = options.stop.clone();
+    let databases = Arc::new(Mutex::new(Vec::new()));
+    let seen = databases.clone();
+    let options = options.with_progress(move |line| {
+        if let Some(name) = line.split("working in database ").nth(1) {
+            seen.lock().unwrap().push(name.to_owned());
+            stop.cancel();
+        }
+    });
+
+    let err = onboarding_bench::run(options).await.unwrap_err();
+    assert!(matches!(err, BenchError::Interrupted), "{err}");
+    let names = databases.lock().unwrap().clone();
+    assert_eq!(names.len(), 1, "no section after the stop: {names:?}");
+    assert!(names[0].starts_with("onboarding_bench_"), "{names:?}");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&names[0])
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(!exists, "{} is still there", names[0]);
 }
 
 #[tokio::test]

@@ -48,6 +48,8 @@ pub async fn run(database_url: Option<&str>, json: bool, args: BenchArgs) -> any
         BenchOptions::full(url)
     }
     .with_progress(|line| eprintln!("bench: {line}"));
+    // Ctrl-C stops the run and drops its throwaway databases (a million events take gigabytes).
+    options.stop = crate::interrupted();
     options.writers = args.writers;
     options.explore = args.explore;
     if let Some(events) = args.events {

@@ -283,6 +283,17 @@ fn retention_days(text: &str) -> anyhow::Result<chrono::Duration> {
         })
 }
 
+/// A token cancelled on Ctrl-C: long-running commands stop cleanly with it.
+pub(crate) fn interrupted() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        cancel.cancel();
+    });
+    token
+}
+
 /// The cip fingerprint key from `ONBOARDING_CIP_KEY`, or the development key with a warning.
 pub fn cip_key() -> anyhow::Result<FingerprintKey> {
     match FingerprintKey::from_env().map_err(|e| anyhow::anyhow!(e))? {

@@ -14,7 +14,6 @@ use onboarding_mirror::{
 };
 use onboarding_paxos::config::SANDBOX_API_URL;
 use onboarding_paxos::{PaxosClient, PaxosConfig};
-use tokio_util::sync::CancellationToken;
 
 use crate::print;
 
@@ -106,17 +105,6 @@ fn worker(ledger: &Arc<Ledger>, paxos: PaxosClient, interval: Duration) -> Mirro
     )
 }
 
-/// Cancelled on Ctrl-C.
-fn interrupted() -> CancellationToken {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        cancel.cancel();
-    });
-    token
-}
-
 /// Runs `onboarding mirror ...`.
 pub async fn mirror(ledger: Ledger, json: bool, command: MirrorCommand) -> anyhow::Result<()> {
     let MirrorCommand::Run {
@@ -141,7 +129,7 @@ pub async fn mirror(ledger: Ledger, json: bool, command: MirrorCommand) -> anyho
         );
         return Ok(());
     }
-    worker.run(interrupted()).await?;
+    worker.run(crate::interrupted()).await?;
     Ok(())
 }
 
@@ -154,7 +142,7 @@ pub async fn serve(ledger: Ledger, args: ServeArgs) -> anyhow::Result<()> {
     let recorder = DecisionRecorder::new(ledger.clone(), paxos.clone());
     let receiver = WebhookReceiver::new(auth, recorder.clone());
     let poller = EventsPoller::new(paxos.clone(), recorder, Checkpoints::for_ledger(&ledger));
-    let stop = interrupted();
+    let stop = crate::interrupted();
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

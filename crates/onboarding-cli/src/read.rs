@@ -11,7 +11,6 @@ use onboarding_ledger::domain::IdentityId;
 use onboarding_ledger::projections::{AuditEntry, CatchUp, ProjectorOptions};
 use onboarding_ledger::Ledger;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 /// Output formats of `audit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -194,13 +193,7 @@ pub async fn projector(
                 bars.finish();
                 report(&done, json);
             } else {
-                let shutdown = CancellationToken::new();
-                let on_signal = shutdown.clone();
-                tokio::spawn(async move {
-                    let _ = tokio::signal::ctrl_c().await;
-                    on_signal.cancel();
-                });
-                let stopped = projector.run(shutdown).await?;
+                let stopped = projector.run(crate::interrupted()).await?;
                 bars.finish();
                 for e in &stopped {
                     eprintln!("stopped: {e}");
