@@ -11,6 +11,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 
 use crate::error::MirrorError;
+use crate::lock;
 
 /// The checkpoint of the mirror worker: the last log position fully mirrored.
 pub const MIRROR_CHECKPOINT: &str = "paxos_mirror";
@@ -250,8 +251,4 @@ impl Drop for Lease {
             drop(conn.detach());
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

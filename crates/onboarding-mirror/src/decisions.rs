@@ -31,6 +31,7 @@ use onboarding_paxos::model::Event;
 use onboarding_paxos::{mapping, PaxosClient};
 
 use crate::error::MirrorError;
+use crate::lock;
 use crate::recent::RecentIds;
 
 /// How many recent Paxos event ids a [`DecisionRecorder`] remembers by default.
@@ -262,10 +263,6 @@ impl DecisionRecorder {
         }
         Ok(id)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether the identity's refusal is final: every one but a failed lookup, which may pass when

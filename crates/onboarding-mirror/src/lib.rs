@@ -35,3 +35,9 @@ pub use error::MirrorError;
 pub use poller::{EventsPoller, PollReport};
 pub use webhook::{serve, ReceiverStats, WebhookAuth, WebhookReceiver, WEBHOOK_PATH};
 pub use worker::{MirrorOptions, MirrorReport, MirrorWorker};
+
+/// Locks `m`, also after a panic elsewhere poisoned it (every value guarded in this crate stays
+/// consistent between statements: a cache, counters, a set of ids).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

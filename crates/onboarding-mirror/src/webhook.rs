@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::decisions::{DecisionRecorder, Handled};
 use crate::error::MirrorError;
+use crate::lock;
 
 /// The path the router answers deliveries on.
 pub const WEBHOOK_PATH: &str = "/paxos/webhooks";
@@ -215,8 +216,4 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -47,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{Checkpoints, Lease, MIRROR_CHECKPOINT};
 use crate::error::MirrorError;
+use crate::lock;
 
 /// How long [`MirrorWorker::run_once`] waits for committed events to be sequenced.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -972,10 +973,6 @@ fn parse<T: std::str::FromStr>(text: &str, position: i64) -> Result<T, MirrorErr
         position,
         reason: "aggregate id is not a ledger id".to_owned(),
     })
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -380,3 +380,66 @@ async fn an_event_the_identity_refuses_for_good_does_not_hold_the_poller_back(po
         .expect("nothing left to hold it back");
     assert_eq!(again.recorded, 0);
 }
+
+/// `n` documents-required decisions of the Paxos identity `paxos_id`, all at the instant `at`.
+fn decide_at(w: &World, paxos_id: &str, at: chrono::DateTime<chrono::Utc>, n: usize) {
+    w.sandbox.freeze_event_clock(Some(at));
+    for _ in 0..n {
+        w.sandbox
+            .decide(
+                paxos_id,
+                SandboxDecision::RequireDocuments(vec!["PROOF_OF_ADDRESS".to_owned()]),
+            )
+            .unwrap();
+    }
+}
+
+/// Paxos pages events by time alone and several can share an instant: a page (100 events)
+/// that ends inside one must not lose the instant's other events (`created_at.gt` did, and with
+/// them here the approval).
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_page_ending_inside_an_instant_loses_none_of_its_events(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let id = submit_person(&w.ledger).await;
+    mirror_all(&w).await;
+    let paxos_id = paxos_identity_id(&w, id).await;
+    let t1 = chrono::Utc::now();
+    decide_at(&w, &paxos_id, t1, 60);
+    let t2 = t1 + chrono::TimeDelta::milliseconds(1);
+    decide_at(&w, &paxos_id, t2, 59);
+    w.sandbox
+        .decide(&paxos_id, SandboxDecision::Approve)
+        .unwrap();
+    w.sandbox.freeze_event_clock(None);
+    let events = w.sandbox.events();
+    assert!(
+        events.len() > 100 && events[99].created_at == t2,
+        "a page ends inside t2"
+    );
+
+    let report = w.poller.catch_up().await.expect("catch up");
+    assert_eq!(report.read, events.len());
+    assert_eq!(
+        status_in_ledger(&w, id).await,
+        Some(IdentityStatus::Approved)
+    );
+    // Read from the last instant again, the events handled there are passed over.
+    let again = w.poller.catch_up().await.expect("catch up");
+    assert_eq!((again.read, again.recorded), (0, 0));
+}
+
+/// More events at one instant than a page holds cannot all be reached by time; the poller skips
+/// the rest of that instant instead of reading the same page for ever.
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_whole_page_at_one_instant_is_skipped_past_not_read_for_ever(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let id = submit_person(&w.ledger).await;
+    mirror_all(&w).await;
+    let paxos_id = paxos_identity_id(&w, id).await;
+    let before = w.sandbox.events().len();
+    decide_at(&w, &paxos_id, chrono::Utc::now(), 130);
+    w.sandbox.freeze_event_clock(None);
+
+    let report = w.poller.catch_up().await.expect("catch up ends");
+    assert_eq!(report.read, before + 100, "the first 100 of the instant");
+}

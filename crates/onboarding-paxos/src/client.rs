@@ -404,8 +404,9 @@ impl PaxosClient {
         .await
     }
 
-    /// `GET /events`: one page, ascending by `created_at`. Page on by passing the last event's
-    /// `created_at` as the next query's `created_after`; a page shorter than `limit` is the end.
+    /// `GET /events`: one page, ascending by `created_at`. Page on from the last event's
+    /// `created_at` (see [`EventsQuery`]: events can share an instant); a page shorter than
+    /// `limit` is the end.
     pub async fn list_events(&self, query: &EventsQuery) -> Result<Vec<Event>, Error> {
         let answer: EventsAnswer = self
             .json(Call {

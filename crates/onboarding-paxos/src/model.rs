@@ -730,7 +730,7 @@ pub struct Event {
     /// `new_summary_status` or `required_documents`.
     #[serde(default)]
     pub object: Value,
-    /// When the event was created (the `created_at.gt` paging key).
+    /// When the event was created (the paging key of `GET /events`; events can share one).
     pub created_at: DateTime<Utc>,
     /// Whether it is a test event.
     #[serde(default)]
@@ -785,12 +785,16 @@ pub(crate) struct EventsAnswer {
     pub(crate) events: Vec<Event>,
 }
 
-/// The filters of `GET /events` (ListEvents). Results are ascending by `created_at`; page by
-/// passing the last event's `created_at` as the next `created_after`.
+/// The filters of `GET /events` (ListEvents). Results are ascending by `created_at`, with no
+/// cursor: page by the last event's `created_at`, as `created_from` (and skip the events already
+/// seen at that instant, since several events can share one) rather than `created_after` (which
+/// would skip the unseen rest of an instant a page ended in).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventsQuery {
     /// Only events created strictly after this instant (`created_at.gt`).
     pub created_after: Option<DateTime<Utc>>,
+    /// Only events created at or after this instant (`created_at.gte`).
+    pub created_from: Option<DateTime<Utc>>,
     /// At most this many (1 to 100; Paxos's default is 100).
     pub limit: Option<u32>,
     /// Only events of this type.
@@ -798,13 +802,18 @@ pub struct EventsQuery {
 }
 
 impl EventsQuery {
-    /// The query parameters. Timestamps keep every fractional digit, so paging by the last
-    /// event's `created_at` neither repeats nor skips events.
+    /// The query parameters. Timestamps keep every fractional digit.
     pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
         if let Some(t) = self.created_after {
             pairs.push((
                 "created_at.gt",
+                t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            ));
+        }
+        if let Some(t) = self.created_from {
+            pairs.push((
+                "created_at.gte",
                 t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
             ));
         }
@@ -1020,7 +1029,7 @@ mod tests {
         let q = EventsQuery {
             created_after: Some(t),
             limit: Some(10),
-            event_type: None,
+            ..EventsQuery::default()
         };
         assert_eq!(
             q.to_pairs(),

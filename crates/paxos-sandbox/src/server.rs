@@ -531,6 +531,14 @@ impl SandboxHandle {
             .ok()
     }
 
+    /// Makes every event recorded from now on carry the instant `at` (never earlier than the
+    /// last event), or with `None` lets the clock run again. Paxos's `created_at` has millisecond
+    /// precision, so events of one millisecond share it; the sandbox's own are otherwise
+    /// strictly increasing, and this is how a test makes them share one.
+    pub fn freeze_event_clock(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
+        self.app.with_store(|s| s.frozen_event_time = at);
+    }
+
     /// Replaces the decision rules for identities created from now on.
     pub fn set_decisions(&self, decisions: DecisionConfig) {
         *lock(&self.app.decisions) = decisions;

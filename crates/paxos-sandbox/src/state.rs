@@ -284,6 +284,9 @@ pub(crate) struct Store {
     pub(crate) default_price: Option<Decimal>,
     /// Events recorded but not yet handed to the webhook deliverer.
     pub(crate) outbox: Vec<EventRecord>,
+    /// When set, every event recorded carries this instant (see
+    /// [`SandboxHandle::freeze_event_clock`](crate::SandboxHandle::freeze_event_clock)).
+    pub(crate) frozen_event_time: Option<DateTime<Utc>>,
 }
 
 /// RFC 3339 with as many fractional digits as needed, `Z` for UTC.
@@ -329,6 +332,7 @@ impl Store {
             prices,
             default_price,
             outbox: Vec::new(),
+            frozen_event_time: None,
         }
     }
 
@@ -356,13 +360,20 @@ impl Store {
     // ---- events ----
 
     fn record_event(&mut self, event_type: &str, object_type: &str, object: Value) -> EventRecord {
-        let mut created_at = Utc::now();
-        // Strictly increasing, so that `created_at.gt` paging never skips or repeats an event.
-        if let Some(last) = self.events.last() {
-            if created_at <= last.created_at {
-                created_at = last.created_at + ChronoDuration::microseconds(1);
+        let last = self.events.last().map(|e| e.created_at);
+        let created_at = match self.frozen_event_time {
+            // Events sharing an instant, as Paxos's millisecond timestamps make them (never
+            // before the last event: the list stays ascending).
+            Some(frozen) => last.map_or(frozen, |l| l.max(frozen)),
+            // Otherwise strictly increasing.
+            None => {
+                let now = Utc::now();
+                match last {
+                    Some(l) if now <= l => l + ChronoDuration::microseconds(1),
+                    _ => now,
+                }
             }
-        }
+        };
         let event = EventRecord {
             id: Uuid::new_v4().to_string(),
             event_type: event_type.to_owned(),
