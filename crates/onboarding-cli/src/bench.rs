@@ -6,6 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use onboarding_bench::BenchOptions;
 
+use crate::print::{out, outln};
+
 /// What `onboarding bench` measures.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -60,14 +62,14 @@ pub async fn run(database_url: Option<&str>, json: bool, args: BenchArgs) -> any
     }
     if args.only == Some(Section::CatchUp) {
         let figure = onboarding_bench::run_catch_up(options).await?;
-        println!("{}", serde_json::to_string_pretty(&figure)?);
+        outln!("{}", serde_json::to_string_pretty(&figure)?);
         return Ok(());
     }
     let report = onboarding_bench::run(options).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{report}");
+        out!("{report}");
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use onboarding_ledger::domain::vocab::{
     AccountMemberRole, AccountType, OrderSide, OrderType, TimeInForce,
 };
@@ -14,7 +14,7 @@ use onboarding_ledger::domain::{
 use onboarding_ledger::{AccountRequest, CommandContext, Ledger};
 use serde_json::json;
 
-use crate::print;
+use crate::print::{self, outln};
 
 /// `onboarding identity ...`
 #[derive(Debug, Subcommand)]
@@ -35,23 +35,48 @@ pub enum IdentityCommand {
     },
 }
 
-/// Arguments of `identity decide`.
+/// Arguments of `identity decide`: who decided is exactly one of `--paxos-event` and
+/// `--officer`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["paxos_event", "officer"])))]
 pub struct DecideArgs {
     /// The identity.
     identity: IdentityId,
     /// The decision.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, requires_if("documents-required", "documents"))]
     decision: DecisionArg,
-    /// Documents asked for, with `--decision documents-required` (repeatable).
-    #[arg(long = "document")]
+    /// A document asked for; required with, and only accepted with, `--decision
+    /// documents-required` (repeatable).
+    #[arg(long = "document", value_name = "KIND")]
     documents: Vec<String>,
     /// The Paxos event the decision comes from.
-    #[arg(long, conflicts_with = "officer", required_unless_present = "officer")]
+    #[arg(long)]
     paxos_event: Option<String>,
     /// The compliance officer who decided.
     #[arg(long)]
     officer: Option<String>,
+}
+
+impl DecideArgs {
+    /// Refuses what clap cannot express: `--document` with a decision other than
+    /// `documents-required`. Checked before connecting, so that a mistyped command costs nothing.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.decision {
+            DecisionArg::DocumentsRequired => Ok(()),
+            _ if self.documents.is_empty() => Ok(()),
+            _ => anyhow::bail!("--document is only accepted with --decision documents-required"),
+        }
+    }
+}
+
+impl IdentityCommand {
+    /// Checks the arguments that clap cannot, before anything is connected to.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Decide(args) => args.check(),
+            Self::Submit { .. } | Self::Disable { .. } => Ok(()),
+        }
+    }
 }
 
 /// A decision, as typed on the command line.
@@ -198,7 +223,8 @@ pub async fn identity(
             let source = match (args.paxos_event, args.officer) {
                 (Some(event_id), _) => DecisionSource::PaxosEvent { event_id },
                 (None, Some(officer)) => DecisionSource::ComplianceOfficer { officer },
-                (None, None) => anyhow::bail!("give --paxos-event or --officer"),
+                // clap requires one of the two; this is only the type's other case.
+                (None, None) => anyhow::bail!("give one of --paxos-event and --officer"),
             };
             let name = decision.name();
             ledger
@@ -211,12 +237,12 @@ pub async fn identity(
                 .map(|s| s.to_string())
                 .unwrap_or_default();
             if json {
-                println!(
+                outln!(
                     "{}",
                     json!({ "identity_id": args.identity.to_string(), "decision": name, "status": status })
                 );
             } else {
-                println!(
+                outln!(
                     "decision {name} recorded; identity {} is {status}",
                     args.identity
                 );
@@ -330,15 +356,16 @@ pub async fn profile(
         .map(|p| p.balance(&asset))
         .unwrap_or_default();
     if json {
-        println!(
+        outln!(
             "{}",
             json!({ "profile_id": profile.to_string(), "funding_id": funding_id, "asset": asset.as_str(),
                     "available": balance.available.to_string(), "held": balance.held.to_string() })
         );
     } else {
-        println!(
+        outln!(
             "funded {amount} {asset}; {asset} available {}, held {}",
-            balance.available, balance.held
+            balance.available,
+            balance.held
         );
     }
     Ok(())

@@ -35,7 +35,7 @@ use uuid::Uuid;
 pub use mirror::DemoArgs;
 use mirror::DemoMirror;
 
-use crate::print;
+use crate::print::{self, outln};
 
 const PERSON: &str = include_str!("../demo/person.json");
 const INSTITUTION: &str = include_str!("../demo/institution.json");
@@ -48,13 +48,13 @@ struct Narrator {
 impl Narrator {
     fn section(&self, title: &str) {
         if !self.quiet {
-            println!("\n== {title}");
+            outln!("\n== {title}");
         }
     }
 
     fn step(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            println!("  - {}", text.as_ref());
+            outln!("  - {}", text.as_ref());
         }
     }
 }
@@ -140,6 +140,19 @@ fn limit_buy(base: &str, price: &str) -> anyhow::Result<OrderRequest> {
     })
 }
 
+/// What the demo says of its order still open at Paxos after the wait: on PostgreSQL a
+/// running `onboarding mirror run` picks it up; the embedded store ends with this process.
+fn still_open(order: OrderId, on_postgres: bool) -> String {
+    if on_postgres {
+        format!("order {order} is still OPEN at Paxos; `onboarding mirror run` keeps polling it")
+    } else {
+        format!(
+            "order {order} is still OPEN at Paxos; nothing will poll it \
+             (the embedded store ends with this demo)"
+        )
+    }
+}
+
 struct Flow {
     identity: IdentityId,
     account: AccountId,
@@ -156,6 +169,8 @@ struct Demo<'a> {
     officer: CommandContext,
     say: Narrator,
     paxos: Option<DemoMirror>,
+    /// Whether the ledger is on PostgreSQL, where what the demo wrote outlives it.
+    on_postgres: bool,
 }
 
 /// Runs both flows; fails on the first unexpected outcome.
@@ -202,6 +217,7 @@ pub async fn run(
             .with_reason("KYC review completed"),
         say,
         paxos,
+        on_postgres: database_url.is_some(),
     };
 
     let person = demo.person_flow().await?;
@@ -276,7 +292,7 @@ pub async fn run(
     for flow in [&person, &institution] {
         let trail = ledger.audit_trail(Some(flow.identity), None).await?;
         if !json_output {
-            println!(
+            outln!(
                 "  {} identity {} ({} entries)",
                 flow.label,
                 flow.identity,
@@ -298,7 +314,7 @@ pub async fn run(
         }
     });
     if json_output {
-        println!(
+        outln!(
             "{}",
             json!({
                 "ok": true,
@@ -309,7 +325,7 @@ pub async fn run(
             })
         );
     } else {
-        println!("\nDemo complete: {events_written} events written.");
+        outln!("\nDemo complete: {events_written} events written.");
     }
     Ok(())
 }
@@ -623,9 +639,7 @@ impl Demo<'_> {
                         "polled until final: {outcome}; 4995 USD spent, the hold settled"
                     ));
                 } else {
-                    say.step(format!(
-                        "order {order_id} is still OPEN at Paxos; `onboarding mirror run` keeps polling it"
-                    ));
+                    say.step(still_open(order_id, self.on_postgres));
                 }
             }
             None => {
@@ -673,5 +687,21 @@ impl Demo<'_> {
                 (event_names::PROFILE, opened.profile_id.to_string()),
             ],
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use onboarding_ledger::domain::OrderId;
+
+    use super::still_open;
+
+    #[test]
+    fn only_on_postgres_is_an_order_still_open_left_to_mirror_run() {
+        let order = OrderId::new();
+        assert!(still_open(order, true).contains("`onboarding mirror run` keeps polling it"));
+        let embedded = still_open(order, false);
+        assert!(!embedded.contains("mirror run"), "{embedded}");
+        assert!(embedded.contains(&order.to_string()), "{embedded}");
     }
 }

@@ -14,6 +14,7 @@ mod paxos;
 mod print;
 mod read;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -127,10 +128,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if json => {
-            println!(
-                "{}",
-                serde_json::json!({ "ok": false, "error": format!("{e:#}") })
-            );
+            // Not `outln!`: with the reader gone, the status must still say that this failed.
+            let error = serde_json::json!({ "ok": false, "error": format!("{e:#}") });
+            let _ = writeln!(std::io::stdout(), "{error}");
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -164,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Identity(c) => {
+            c.check()?;
             let (ledger, ctx) = connect(&cli.database_url, &cli.actor, &cli.reason).await?;
             commands::identity(&ledger, &ctx, cli.json, c).await
         }

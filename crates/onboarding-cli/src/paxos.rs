@@ -9,13 +9,13 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use onboarding_ledger::Ledger;
 use onboarding_mirror::{
-    Checkpoints, DecisionRecorder, EventsPoller, MirrorOptions, MirrorWorker, WebhookAuth,
-    WebhookReceiver, WEBHOOK_PATH,
+    Checkpoints, DecisionRecorder, EventsPoller, MirrorOptions, MirrorReport, MirrorWorker,
+    WebhookAuth, WebhookReceiver, WEBHOOK_PATH,
 };
 use onboarding_paxos::config::SANDBOX_API_URL;
 use onboarding_paxos::{PaxosClient, PaxosConfig};
 
-use crate::print;
+use crate::print::outln;
 
 /// How to reach Paxos.
 #[derive(Debug, Args)]
@@ -116,21 +116,35 @@ pub async fn mirror(ledger: Ledger, json: bool, command: MirrorCommand) -> anyho
     let worker = worker(&ledger, paxos.client()?, Duration::from_millis(interval_ms));
     if once {
         let report = worker.run_once().await?;
-        print::ids(
-            json,
-            &[
-                ("checkpoint", report.checkpoint.to_string()),
-                ("handled", report.handled.to_string()),
-                ("rejected", report.rejected.to_string()),
-                ("open_orders", report.open_orders.to_string()),
-                ("waiting", report.waiting.unwrap_or_default()),
-            ],
-            "mirror pass done",
-        );
+        outln!("{}", pass_report(&report, json));
         return Ok(());
     }
     worker.run(crate::interrupted()).await?;
     Ok(())
+}
+
+/// What `mirror run --once` prints about its pass: JSON with numbers as numbers (`waiting` is
+/// null unless the pass stopped early), or a line for people naming `waiting` only when it did.
+fn pass_report(report: &MirrorReport, json: bool) -> String {
+    let waiting = report.waiting.as_deref().filter(|w| !w.is_empty());
+    if json {
+        return serde_json::json!({
+            "checkpoint": report.checkpoint,
+            "handled": report.handled,
+            "rejected": report.rejected,
+            "open_orders": report.open_orders,
+            "waiting": waiting,
+        })
+        .to_string();
+    }
+    let mut line = format!(
+        "mirror pass done: checkpoint {}, handled {}, rejected {}, open_orders {}",
+        report.checkpoint, report.handled, report.rejected, report.open_orders
+    );
+    if let Some(waiting) = waiting {
+        line.push_str(&format!(", waiting {waiting}"));
+    }
+    line
 }
 
 /// Runs `onboarding serve`.
@@ -182,7 +196,46 @@ pub async fn serve(ledger: Ledger, args: ServeArgs) -> anyhow::Result<()> {
 mod tests {
     use clap::Parser;
 
-    use super::PaxosArgs;
+    use onboarding_mirror::MirrorReport;
+    use serde_json::json;
+
+    use super::{pass_report, PaxosArgs};
+
+    fn pass(waiting: Option<&str>) -> MirrorReport {
+        MirrorReport {
+            checkpoint: 42,
+            handled: 7,
+            rejected: 1,
+            waiting: waiting.map(str::to_owned),
+            open_orders: 2,
+        }
+    }
+
+    #[test]
+    fn a_pass_that_reached_the_head_prints_no_waiting_field() {
+        assert_eq!(
+            pass_report(&pass(None), false),
+            "mirror pass done: checkpoint 42, handled 7, rejected 1, open_orders 2"
+        );
+        assert_eq!(
+            pass_report(&pass(Some("identity 1 is not mirrored yet")), false),
+            "mirror pass done: checkpoint 42, handled 7, rejected 1, open_orders 2, \
+             waiting identity 1 is not mirrored yet"
+        );
+    }
+
+    #[test]
+    fn the_json_pass_report_carries_numbers_as_numbers() {
+        let report: serde_json::Value =
+            serde_json::from_str(&pass_report(&pass(None), true)).expect("JSON");
+        assert_eq!(
+            report,
+            json!({ "checkpoint": 42, "handled": 7, "rejected": 1, "open_orders": 2, "waiting": null })
+        );
+        let waiting: serde_json::Value =
+            serde_json::from_str(&pass_report(&pass(Some("a reason")), true)).expect("JSON");
+        assert_eq!(waiting["waiting"], "a reason");
+    }
 
     /// `PaxosArgs` on a command line of its own.
     #[derive(Debug, Parser)]

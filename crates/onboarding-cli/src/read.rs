@@ -8,9 +8,13 @@ use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use onboarding_ledger::domain::IdentityId;
-use onboarding_ledger::projections::{AuditEntry, CatchUp, ProjectorOptions};
+use onboarding_ledger::projections::{
+    AuditEntry, CatchUp, ProjectionError, Projector, ProjectorOptions,
+};
 use onboarding_ledger::Ledger;
 use serde_json::json;
+
+use crate::print::{self, outln};
 
 /// Output formats of `audit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,28 +67,28 @@ pub async fn status(ledger: &Ledger, id: IdentityId, json: bool) -> anyhow::Resu
         format!("identity {id} is not in the read model (is the projector running?)")
     })?;
     if json {
-        println!("{}", serde_json::to_string(&row)?);
+        outln!("{}", serde_json::to_string(&row)?);
     } else {
-        println!("identity     {}", row.identity_id);
-        println!("kind         {}", row.kind);
-        println!("status       {}", row.status);
+        outln!("identity     {}", row.identity_id);
+        outln!("kind         {}", row.kind);
+        outln!("status       {}", row.status);
         if let Some(d) = &row.last_decision {
-            println!(
+            outln!(
                 "decision     {d} at {}",
                 row.decided_at.map(|t| t.to_rfc3339()).unwrap_or_default()
             );
         }
         if !row.documents_required.is_empty() {
-            println!("documents    {}", row.documents_required.join(", "));
+            outln!("documents    {}", row.documents_required.join(", "));
         }
-        println!(
+        outln!(
             "paxos id     {}",
             row.paxos_identity_id.as_deref().unwrap_or("(not mirrored)")
         );
         let mirror = serde_json::to_value(row.mirror)?;
-        println!("mirror       {}", mirror.as_str().unwrap_or("-"));
-        println!("submitted    {}", row.submitted_at.to_rfc3339());
-        println!("updated      {}", row.updated_at.to_rfc3339());
+        outln!("mirror       {}", mirror.as_str().unwrap_or("-"));
+        outln!("submitted    {}", row.submitted_at.to_rfc3339());
+        outln!("updated      {}", row.updated_at.to_rfc3339());
     }
     Ok(())
 }
@@ -97,7 +101,7 @@ pub async fn audit(
     format: AuditFormat,
 ) -> anyhow::Result<()> {
     let entries = ledger.audit_trail(identity, as_of).await?;
-    write_audit(&entries, format, &mut std::io::stdout().lock())
+    write_audit(&entries, format, &mut print::Stdout)
 }
 
 /// Writes entries in a format.
@@ -152,16 +156,18 @@ pub async fn projector(
         ProjectorCommand::Status => {
             let status = projector.status().await?;
             if json {
-                println!("{}", serde_json::to_string(&status)?);
+                outln!("{}", serde_json::to_string(&status)?);
             } else {
                 for s in status {
                     let state = match (&s.failed_position, &s.failure) {
                         (Some(p), Some(f)) => format!("STOPPED at #{p}: {f}"),
                         _ => "ok".to_owned(),
                     };
-                    println!(
+                    outln!(
                         "{:<16} position {:>8}  lag {:>6}  {state}",
-                        s.name, s.position, s.lag
+                        s.name,
+                        s.position,
+                        s.lag
                     );
                 }
             }
@@ -180,13 +186,19 @@ pub async fn projector(
                 })
                 .with_progress(bars.callback());
             if let Some(name) = &rebuild {
-                projector.reset(name).await?;
+                projector
+                    .reset(name)
+                    .await
+                    .map_err(|e| naming_the_projections(e, &projector, "--rebuild"))?;
                 if !json {
                     eprintln!("{name}: emptied, replaying from position 0");
                 }
             }
             if let Some(name) = &retry {
-                projector.retry(name).await?;
+                projector
+                    .retry(name)
+                    .await
+                    .map_err(|e| naming_the_projections(e, &projector, "--retry"))?;
             }
             if once {
                 let done = projector.catch_up().await?;
@@ -210,6 +222,21 @@ pub async fn projector(
     Ok(())
 }
 
+/// `error`, with the projections there are when it is about a name that is not one of them.
+fn naming_the_projections(
+    error: ProjectionError,
+    projector: &Projector,
+    flag: &str,
+) -> anyhow::Error {
+    match error {
+        ProjectionError::Unknown(name) => anyhow::anyhow!(
+            "{flag}: no projection named {name}; the projections are {}",
+            projector.names().join(", ")
+        ),
+        other => other.into(),
+    }
+}
+
 fn report(done: &[(String, CatchUp)], json: bool) {
     if json {
         let items: Vec<_> = done
@@ -219,13 +246,13 @@ fn report(done: &[(String, CatchUp)], json: bool) {
                 CatchUp::HeldElsewhere => json!({ "projection": name, "held_elsewhere": true }),
             })
             .collect();
-        println!("{}", json!(items));
+        outln!("{}", json!(items));
     } else {
         for (name, c) in done {
             match c {
-                CatchUp::CaughtUp(p) => println!("{name:<16} caught up to position {p}"),
+                CatchUp::CaughtUp(p) => outln!("{name:<16} caught up to position {p}"),
                 CatchUp::HeldElsewhere => {
-                    println!("{name:<16} skipped: another projector holds its lease")
+                    outln!("{name:<16} skipped: another projector holds its lease")
                 }
             }
         }
@@ -300,13 +327,13 @@ pub async fn verify(ledger: &Ledger, expect: Option<&str>, json: bool) -> anyhow
         .as_ref()
         .is_none_or(|(p, d)| v.digest.position == *p && v.digest.digest == *d);
     if json {
-        println!(
+        outln!(
             "{}",
             json!({ "intact": v.is_intact() && digest_ok, "verification": v, "digest_matches": expected.as_ref().map(|_| digest_ok) })
         );
     } else {
-        println!("checked {} events in {} streams", v.events, v.streams);
-        println!("log digest {}", v.digest);
+        outln!("checked {} events in {} streams", v.events, v.streams);
+        outln!("log digest {}", v.digest);
     }
     if let Some(b) = &v.first_break {
         anyhow::bail!("chain broken: {b}");
@@ -314,11 +341,17 @@ pub async fn verify(ledger: &Ledger, expect: Option<&str>, json: bool) -> anyhow
     if let Some(p) = v.log_gap {
         anyhow::bail!("log broken: position {p} is missing or its event is gone");
     }
+    if let Some((kept, _)) = expected.as_ref().filter(|(p, _)| v.digest.position < *p) {
+        anyhow::bail!(
+            "the log ends at position {}, before the kept position {kept}",
+            v.digest.position
+        );
+    }
     if !digest_ok {
         anyhow::bail!("the log up to the expected position no longer matches the kept digest");
     }
     if !json {
-        println!("intact");
+        outln!("intact");
     }
     Ok(())
 }

@@ -189,3 +189,172 @@ async fn audit_with_json_prints_json_lines_unless_a_format_is_given(pool: PgPool
         "an explicit --format wins: {csv}"
     );
 }
+
+/// Runs the binary without a database: for what must be refused before connecting.
+fn without_database(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("the onboarding binary runs")
+}
+
+const SOME_IDENTITY: &str = "01a200f7-3db5-71f9-a566-77f0ad76d8fe";
+
+#[test]
+fn a_decision_needs_exactly_one_of_a_paxos_event_and_an_officer() {
+    let decide = [
+        "identity",
+        "decide",
+        SOME_IDENTITY,
+        "--decision",
+        "approved",
+    ];
+    let neither = without_database(&decide);
+    assert_eq!(neither.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&neither.stderr);
+    assert!(
+        stderr.contains("--paxos-event") && stderr.contains("--officer"),
+        "names both: {stderr}"
+    );
+
+    let mut both = decide.to_vec();
+    both.extend(["--officer", "officer-1", "--paxos-event", "event-1"]);
+    let both = without_database(&both);
+    assert_eq!(both.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+
+    let help = without_database(&["identity", "decide", "--help"]);
+    let usage = String::from_utf8_lossy(&help.stdout);
+    let usage = usage
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .unwrap_or_default();
+    assert!(
+        usage.contains("--paxos-event") && usage.contains("--officer"),
+        "the usage line names both: {usage}"
+    );
+}
+
+#[test]
+fn documents_required_needs_a_document_and_only_it_takes_one() {
+    let missing = without_database(&[
+        "identity",
+        "decide",
+        SOME_IDENTITY,
+        "--decision",
+        "documents-required",
+        "--officer",
+        "officer-1",
+    ]);
+    assert_eq!(missing.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("--document <KIND>"), "{stderr}");
+
+    let stray = without_database(&[
+        "identity",
+        "decide",
+        SOME_IDENTITY,
+        "--decision",
+        "approved",
+        "--document",
+        "PROOF_OF_ADDRESS",
+        "--officer",
+        "officer-1",
+    ]);
+    assert!(!stray.status.success());
+    let stderr = String::from_utf8_lossy(&stray.stderr);
+    assert!(
+        stderr.contains("--document is only accepted with --decision documents-required"),
+        "refused before connecting: {stderr}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn documents_required_records_every_document_asked_for(pool: PgPool) {
+    let url = migrated(&pool);
+    let submitted = json_of(&onboarding(
+        &url,
+        &["identity", "submit", "--file", PERSON, "--json"],
+    ));
+    let identity = field(&submitted, "identity_id");
+    let decided = json_of(&onboarding(
+        &url,
+        &[
+            "identity",
+            "decide",
+            &identity,
+            "--decision",
+            "documents-required",
+            "--document",
+            "PROOF_OF_ADDRESS",
+            "--document",
+            "BANK_STATEMENT",
+            "--officer",
+            "officer-1",
+            "--json",
+        ],
+    ));
+    assert_eq!(field(&decided, "status"), "PENDING");
+    let (documents,): (Value,) = sqlx::query_as(
+        "SELECT payload #> '{DecisionRecorded,decision,documents}' FROM events
+          WHERE aggregate_id = $1 AND event_type = 'DecisionRecorded'",
+    )
+    .bind(&identity)
+    .fetch_one(&pool)
+    .await
+    .expect("one DecisionRecorded event");
+    assert_eq!(
+        documents,
+        serde_json::json!(["PROOF_OF_ADDRESS", "BANK_STATEMENT"])
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn verify_says_when_the_kept_position_is_beyond_the_end_of_the_log(pool: PgPool) {
+    let url = migrated(&pool);
+    approved_person(&url);
+    let intact = onboarding(&url, &["verify"]);
+    assert!(intact.status.success());
+    let kept = String::from_utf8_lossy(&intact.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("log digest ").map(str::to_owned))
+        .expect("a digest");
+    let (head, digest) = kept.split_once(':').expect("POSITION:HEX");
+    let head: i64 = head.parse().expect("a position");
+
+    let beyond = format!("{}:{digest}", head + 5);
+    let out = onboarding(&url, &["verify", "--expect", &beyond]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the log ends at position {head}, before the kept position {}",
+            head + 5
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no longer matches"), "{stderr}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_unknown_projection_name_is_refused_with_the_names_there_are(pool: PgPool) {
+    let url = migrated(&pool);
+    for flag in ["--rebuild", "--retry"] {
+        let out = onboarding(&url, &["projector", "run", "--once", flag, "nope"]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("no projection named nope"), "{stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
+        for name in [
+            "identity_status",
+            "accounts",
+            "profiles",
+            "orders",
+            "audit_trail",
+        ] {
+            assert!(stderr.contains(name), "{name} missing: {stderr}");
+        }
+    }
+}
