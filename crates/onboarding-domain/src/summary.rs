@@ -131,17 +131,52 @@ impl ProfileEvent {
 }
 
 fn rejection(r: &crate::mirror::MirrorRejection) -> String {
-    format!(
-        "Paxos refused {} {} ({}{}): {}",
-        r.operation,
-        r.reference,
-        r.status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "local".to_owned()),
-        r.problem_type
-            .as_ref()
-            .map(|t| format!(" {t}"))
-            .unwrap_or_default(),
-        r.reason
-    )
+    let problem = r.problem_type.as_deref();
+    match r.status {
+        Some(status) => format!(
+            "Paxos refused {} {} ({status}{}): {}",
+            r.operation,
+            r.reference,
+            problem.map(|t| format!(" {t}")).unwrap_or_default(),
+            r.reason
+        ),
+        // Decided here, before any call: Paxos never saw the request.
+        None => format!(
+            "not sent to Paxos: {} {}{}: {}",
+            r.operation,
+            r.reference,
+            problem.map(|t| format!(" ({t})")).unwrap_or_default(),
+            r.reason
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rejection;
+    use crate::mirror::MirrorRejection;
+
+    fn refused(status: Option<u16>) -> MirrorRejection {
+        MirrorRejection {
+            operation: "CreateAccount".to_owned(),
+            reference: "a1".to_owned(),
+            problem_type: Some("dependency-not-mirrored".to_owned()),
+            status,
+            reason: "identities i1 cannot be mirrored".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_refusal_made_before_any_call_does_not_say_paxos_refused() {
+        assert_eq!(
+            rejection(&refused(None)),
+            "not sent to Paxos: CreateAccount a1 (dependency-not-mirrored): \
+             identities i1 cannot be mirrored"
+        );
+        assert_eq!(
+            rejection(&refused(Some(403))),
+            "Paxos refused CreateAccount a1 (403 dependency-not-mirrored): \
+             identities i1 cannot be mirrored"
+        );
+    }
 }

@@ -147,7 +147,8 @@ fn ctx(record: &RecordedEvent, why: &str) -> CommandContext {
 }
 
 /// Turns a Paxos failure into a step: transient or configuration problems wait (the position
-/// is retried), rejections of the request are permanent.
+/// is retried; a 403 without a named problem counts as configuration: a missing scope),
+/// rejections of the request are permanent.
 fn classify(
     operation: &str,
     reference: String,
@@ -159,7 +160,13 @@ fn classify(
         PaxosError::Validation {
             status, problem, ..
         } => (*status, problem.slug().map(str::to_owned)),
-        PaxosError::Forbidden { problem_type, .. } => (403, problem_type.clone()),
+        // A named problem is a business refusal of this request; a bare 403 (`about:blank`, no
+        // problem) is how a missing scope or a misconfigured client answers: it waits, with the
+        // position, for an operator rather than rejecting the customer's request for good.
+        PaxosError::Forbidden {
+            problem_type: Some(problem_type),
+            ..
+        } => (403, Some(problem_type.clone())),
         PaxosError::NotFound => (404, None),
         PaxosError::Rejected { status, problem } if (400..500).contains(status) => {
             (*status, problem.slug().map(str::to_owned))
@@ -210,6 +217,12 @@ fn grew_by(before: Decimal, after: Decimal, amount: Decimal) -> Option<bool> {
 }
 
 /// Paxos ids of ledger identities, or which are missing and whether any of those was refused.
+/// Identity ids as people read them, comma separated.
+fn listed(ids: &[IdentityId]) -> String {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    ids.join(", ")
+}
+
 enum Resolved {
     Ids(BTreeMap<IdentityId, String>),
     Missing {
@@ -427,7 +440,8 @@ impl MirrorWorker {
                 ids,
             } => {
                 return Ok(Step::Wait(format!(
-                    "identity {id}: members {ids:?} not mirrored yet"
+                    "identity {id}: members {} not mirrored yet",
+                    listed(&ids)
                 )))
             }
             Resolved::Missing {
@@ -437,7 +451,7 @@ impl MirrorWorker {
                 let rejection = local_rejection(
                     operation::CREATE_IDENTITY,
                     id.to_string(),
-                    format!("members {ids:?} cannot be mirrored"),
+                    format!("members {} cannot be mirrored", listed(&ids)),
                 );
                 self.ledger
                     .record_identity_mirror_rejection(&ctx, id, rejection)
@@ -526,7 +540,8 @@ impl MirrorWorker {
                 ids,
             } => {
                 return Ok(Step::Wait(format!(
-                    "account {id}: identities {ids:?} not mirrored yet"
+                    "account {id}: identities {} not mirrored yet",
+                    listed(&ids)
                 )))
             }
             Resolved::Missing {
@@ -536,7 +551,7 @@ impl MirrorWorker {
                 let rejection = local_rejection(
                     operation::CREATE_ACCOUNT,
                     id.to_string(),
-                    format!("identities {ids:?} cannot be mirrored"),
+                    format!("identities {} cannot be mirrored", listed(&ids)),
                 );
                 self.ledger
                     .record_account_mirror_rejection(&ctx, id, rejection)
@@ -727,7 +742,8 @@ impl MirrorWorker {
             Resolved::Ids(ids) => ids.into_values().next().unwrap_or_default(),
             Resolved::Missing { ids, .. } => {
                 return Ok(Step::Wait(format!(
-                    "order {reference}: owner {ids:?} not mirrored"
+                    "order {reference}: owner {} not mirrored",
+                    listed(&ids)
                 )))
             }
         };

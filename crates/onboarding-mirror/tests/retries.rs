@@ -49,6 +49,23 @@ async fn failures_beyond_the_retries_wait_at_their_position_and_resume(pool: PgP
     paxos_identity_id(&w, id).await;
 }
 
+/// A 403 without a named problem is how Paxos answers a client missing a scope: the request
+/// waits at its position for the credentials to be fixed, instead of being refused for good.
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_bare_403_waits_at_its_position_instead_of_rejecting_the_request(pool: PgPool) {
+    let w = world(&pool).await;
+    let id = submit_person(&w.ledger).await;
+    w.sandbox.faults().fail_next(1, StatusCode::FORBIDDEN);
+    let report = w.mirror.run_once().await.expect("the pass runs");
+    assert!(report.waiting.is_some(), "{report:?}");
+    assert_eq!(report.checkpoint, 0);
+    assert_eq!(w.sandbox.stats().identities, 0);
+    // Once Paxos accepts the client, the same request goes through.
+    mirror_all(&w).await;
+    assert_eq!(w.sandbox.stats().identities, 1);
+    paxos_identity_id(&w, id).await;
+}
+
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn a_timed_out_deposit_that_took_effect_is_not_repeated(pool: PgPool) {
     let w = world(&pool).await;

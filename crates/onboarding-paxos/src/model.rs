@@ -720,8 +720,10 @@ impl EventType {
 pub struct Event {
     /// The event id (also the webhook's `id`).
     pub id: String,
-    /// The type, e.g. `identity.approved`.
-    #[serde(rename = "type")]
+    /// The type, e.g. `identity.approved` (empty when Paxos sends none: the spec marks no
+    /// field of an event required, and an event of no type is one the ledger ignores, where a
+    /// page failing to decode would stop the poller for every event after it).
+    #[serde(rename = "type", default)]
     pub event_type: String,
     /// The object's type, e.g. `identity_summary_status_change`.
     #[serde(default)]
@@ -731,6 +733,8 @@ pub struct Event {
     #[serde(default)]
     pub object: Value,
     /// When the event was created (the paging key of `GET /events`; events can share one).
+    /// Required here, though the spec marks no field required: without it an event cannot be
+    /// paged past, so a page holding one fails to decode (`Error::Decode`), to be reported.
     pub created_at: DateTime<Utc>,
     /// Whether it is a test event.
     #[serde(default)]
@@ -933,6 +937,17 @@ pub mod lenient_date {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_event_without_a_type_reads_as_one_of_no_known_kind() {
+        let e: Event = serde_json::from_value(
+            json!({"id": "e1", "created_at": "2026-11-29T10:00:00.123Z", "object": {}}),
+        )
+        .unwrap();
+        assert_eq!(e.event_type, "");
+        assert_eq!(e.kind(), EventType::parse(""));
+        assert!(e.identity_id().is_none());
+    }
 
     #[test]
     fn identities_read_either_status_field() {

@@ -163,8 +163,9 @@ pub enum Error {
     /// the client id, secret and scopes.
     #[error("not authorized by Paxos (check the client credentials and scopes)")]
     Unauthorized,
-    /// 403 for a business reason (e.g. `notional-value-too-large`, `unavailable-market`, a
-    /// missing scope): a permanent rejection of this request.
+    /// 403: with a named problem (`problem_type`, e.g. `notional-value-too-large`,
+    /// `unavailable-market`) a business refusal of this request; without one (`about:blank`),
+    /// typically a missing scope: a configuration problem, not the request's.
     #[error("Paxos refused the request ({})", problem_type.as_deref().unwrap_or("forbidden"))]
     Forbidden {
         /// The problem type's slug, if it is a named problem.
@@ -240,7 +241,12 @@ impl Error {
                 problem: Box::new(problem),
             },
             401 => Self::Unauthorized,
-            403 if problem.slug() == Some("insufficient-funds") => {
+            // The spec spells it `insufficient-funds` in its problem URLs and
+            // `insufficient_funds` in an example: both are the same problem.
+            403 if problem
+                .slug()
+                .is_some_and(|s| s.replace('_', "-") == "insufficient-funds") =>
+            {
                 let meta = problem
                     .meta
                     .clone()
@@ -329,6 +335,14 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn insufficient_funds_is_known_by_either_spelling_of_the_spec() {
+        let body = br#"{"type":"https://developer.paxos.com/docs/v2/problems/insufficient_funds",
+            "status":403,"meta":{"asset":"USD","needed":"100"}}"#;
+        let err = Error::from_status(403, body, None);
+        assert!(matches!(err, Error::InsufficientFunds { .. }), "{err:?}");
     }
 
     #[test]
