@@ -92,6 +92,9 @@ pub struct ReceiverStats {
     pub failed: u64,
     /// Events whose decision was no longer (or not yet) current, left to the events poller.
     pub superseded: u64,
+    /// Test deliveries (`is_test`, sent from Paxos's dashboard to check the endpoint):
+    /// acknowledged, never fetched or acted on.
+    pub tests: u64,
 }
 
 #[derive(Clone)]
@@ -184,6 +187,13 @@ async fn receive(
     let Ok(delivery) = serde_json::from_slice::<WebhookDelivery>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
+    // A test delivery names no real event (`GET /events/{id}` knows only real ones): it only
+    // checks that the endpoint answers and authenticates.
+    if delivery.is_test == Some(true) {
+        tracing::info!(event_id = %delivery.id, "test webhook delivery acknowledged");
+        state.stats.send_modify(|s| s.tests += 1);
+        return StatusCode::OK;
+    }
     // Only the id is used; type and time are Paxos's to tell through GET /events/{id}.
     let fresh =
         !state.recorder.is_seen(&delivery.id) && lock(&state.queued).insert(delivery.id.clone());

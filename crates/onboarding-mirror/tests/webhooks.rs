@@ -130,6 +130,27 @@ async fn a_webhook_with_a_wrong_or_missing_auth_header_is_refused(pool: PgPool) 
     );
 }
 
+/// Paxos's test deliveries (`is_test`) name no real event: acknowledged, never fetched (the
+/// fetch would answer 404 and count as a failure).
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_test_delivery_is_acknowledged_and_not_fetched(pool: PgPool) {
+    let w = world_with(&pool, manual_decisions()).await;
+    let (receiver, url, _stop) = receiver(&w).await;
+    let body = json!({"id": "evt-test", "type": "identity.approved", "source": "com.paxos",
+                      "time": "2026-01-01T00:00:00Z", "object": "event", "is_test": true});
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header(HEADER, SECRET)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let stats = receiver.stats();
+    assert_eq!((stats.tests, stats.accepted, stats.failed), (1, 0, 0));
+    assert!(requests(&w.sandbox, "GET", "/events/evt-test").is_empty());
+}
+
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn a_webhook_body_is_not_trusted_only_the_fetched_event_counts(pool: PgPool) {
     let w = world_with(&pool, manual_decisions()).await;
