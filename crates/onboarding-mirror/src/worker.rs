@@ -183,15 +183,28 @@ fn classify(
     })
 }
 
-fn local_rejection(operation: &str, reference: String, reason: String) -> MirrorRejection {
+/// A refusal made here, before any call: `problem` is [`DEPENDENCY_NOT_MIRRORED`] or
+/// [`NOT_MAPPABLE`].
+fn local_rejection(
+    operation: &str,
+    reference: String,
+    problem: &str,
+    reason: String,
+) -> MirrorRejection {
     MirrorRejection {
         operation: operation.to_owned(),
         reference,
-        problem_type: Some("dependency-not-mirrored".to_owned()),
+        problem_type: Some(problem.to_owned()),
         status: None,
         reason,
     }
 }
+
+/// The problem type of a request not sent because something it needs was refused by Paxos.
+const DEPENDENCY_NOT_MIRRORED: &str = "dependency-not-mirrored";
+
+/// The problem type of a request not sent because a value has no Paxos equivalent.
+const NOT_MAPPABLE: &str = "not-mappable";
 
 /// Why a deposit waits when Paxos reports balances too large to add up: the deposit cannot be
 /// checked against them, so it waits at its position rather than guess (or panic).
@@ -451,6 +464,7 @@ impl MirrorWorker {
                 let rejection = local_rejection(
                     operation::CREATE_IDENTITY,
                     id.to_string(),
+                    DEPENDENCY_NOT_MIRRORED,
                     format!("members {} cannot be mirrored", listed(&ids)),
                 );
                 self.ledger
@@ -463,8 +477,12 @@ impl MirrorWorker {
         let request = match mapping::create_identity(id, &submission, &ids) {
             Ok(r) => r,
             Err(e) => {
-                let rejection =
-                    local_rejection(operation::CREATE_IDENTITY, id.to_string(), e.to_string());
+                let rejection = local_rejection(
+                    operation::CREATE_IDENTITY,
+                    id.to_string(),
+                    NOT_MAPPABLE,
+                    e.to_string(),
+                );
                 self.ledger
                     .record_identity_mirror_rejection(&ctx, id, rejection)
                     .await?;
@@ -551,6 +569,7 @@ impl MirrorWorker {
                 let rejection = local_rejection(
                     operation::CREATE_ACCOUNT,
                     id.to_string(),
+                    DEPENDENCY_NOT_MIRRORED,
                     format!("identities {} cannot be mirrored", listed(&ids)),
                 );
                 self.ledger
@@ -613,6 +632,7 @@ impl MirrorWorker {
                 let rejection = local_rejection(
                     operation,
                     reference.to_owned(),
+                    DEPENDENCY_NOT_MIRRORED,
                     format!("account {account_id} cannot be mirrored"),
                 );
                 let ctx = ctx(record, "mirror rejection");
@@ -645,6 +665,18 @@ impl MirrorWorker {
             return Ok(Step::Done);
         }
         let ctx = ctx(record, "mirror sandbox deposit");
+        // A crypto asset whose network is unknown would be refused by Paxos: refused here.
+        let request = match mapping::sandbox_deposit(asset, amount) {
+            Ok(request) => request,
+            Err(e) => {
+                let rejection =
+                    local_rejection(op, funding_id.to_owned(), NOT_MAPPABLE, e.to_string());
+                self.ledger
+                    .record_profile_mirror_rejection(&ctx, profile, rejection)
+                    .await?;
+                return Ok(Step::Rejected);
+            }
+        };
         let before = match self.balance(&paxos_profile, asset.as_str()).await {
             Ok(Some(b)) => b,
             Ok(None) => {
@@ -654,7 +686,6 @@ impl MirrorWorker {
             }
             Err(e) => return Ok(Step::Wait(format!("balances of profile {profile}: {e}"))),
         };
-        let request = mapping::sandbox_deposit(asset, amount);
         let activity = match self.paxos.sandbox_deposit(&paxos_profile, &request).await {
             Ok(deposit) => deposit.activity_id,
             Err(

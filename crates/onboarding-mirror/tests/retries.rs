@@ -144,3 +144,36 @@ async fn a_deposit_waits_when_the_paxos_balance_is_too_large_to_add_up(pool: PgP
         "the funding was not deposited"
     );
 }
+
+/// Paxos needs a crypto deposit's network; for an asset whose network is not known the deposit
+/// is refused here, recorded, and never sent (Paxos would refuse it anyway).
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_deposit_of_an_asset_with_no_known_network_is_refused_before_sending(pool: PgPool) {
+    let w = world(&pool).await;
+    let id = approved_person(&w).await;
+    let opened = open_account(&w, id).await;
+    mirror_all(&w).await;
+    w.ledger
+        .fund_profile(
+            &ctx(),
+            opened.profile_id,
+            "fund-doge".to_owned(),
+            "DOGE".parse().expect("an asset code"),
+            amount("5"),
+            onboarding_ledger::domain::FundingMethod::SandboxTestFunds,
+        )
+        .await
+        .expect("funding is accepted");
+    mirror_all(&w).await;
+
+    assert_eq!(w.sandbox.stats().deposits, 0);
+    assert!(
+        !w.sandbox
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/deposit")),
+        "no deposit was sent"
+    );
+    let profile = w.ledger.profile(opened.profile_id).await.unwrap().unwrap();
+    assert!(profile.mirror_rejected("CreateSandboxDeposit", "fund-doge"));
+}

@@ -61,6 +61,16 @@ pub enum MappingError {
     /// The personal data was erased: this identity can no longer be mirrored.
     #[error("the personal data was erased; the identity cannot be mirrored")]
     PersonalDataErased,
+    /// Paxos requires request field `field`, and this client knows no value of it for `value`
+    /// (e.g. the `crypto_network` of an asset it has no network for). Paxos would refuse the
+    /// request, so it is not built: record it as rejected, or teach the mapping the value.
+    #[error("no `{field}` is known for {value}")]
+    Unmappable {
+        /// The request field, as Paxos names it (e.g. `crypto_network`).
+        field: &'static str,
+        /// What it was to be derived from (e.g. the asset code); never personal data.
+        value: String,
+    },
 }
 
 /// The clear value inside `personal`, or why there is none.
@@ -273,13 +283,60 @@ pub fn create_account(
     })
 }
 
-/// The sandbox deposit mirroring sandbox test funds (fiat or crypto without a network).
-pub fn sandbox_deposit(asset: &Asset, amount: Amount) -> SandboxDepositRequest {
-    SandboxDepositRequest {
+/// The fiat currencies of Paxos's market enumerations (the quote currencies of `Market` and of
+/// the order book's `market`): deposited without a network.
+const FIAT: &[&str] = &["USD", "EUR", "SGD", "GBP", "BRL", "MXN"];
+
+/// The `CryptoNetwork` (a value of the spec's enumeration) a sandbox deposit names, for the crypto
+/// assets of Paxos's market enumerations and the stablecoins USDG and USDC. Coins name their own
+/// chain; tokens name Ethereum, where each is an ERC-20 (stablecoins that also live on other
+/// chains included).
+const CRYPTO_NETWORKS: &[(&str, &str)] = &[
+    ("BTC", "BITCOIN"),
+    ("ETH", "ETHEREUM"),
+    ("BCH", "BITCOIN_CASH"),
+    ("LTC", "LITECOIN"),
+    ("SOL", "SOLANA"),
+    ("PAXG", "ETHEREUM"),
+    ("USDP", "ETHEREUM"),
+    ("PYUSD", "ETHEREUM"),
+    ("USDG", "ETHEREUM"),
+    ("USDC", "ETHEREUM"),
+    ("LINK", "ETHEREUM"),
+    ("MATIC", "ETHEREUM"),
+    ("AAVE", "ETHEREUM"),
+    ("UNI", "ETHEREUM"),
+];
+
+/// The `crypto_network` a sandbox deposit of `asset` names: `None` for fiat, which Paxos wants
+/// without one. An asset that is neither known fiat nor a crypto asset with a known network is
+/// [`MappingError::Unmappable`]: Paxos refuses a crypto deposit without a network.
+pub fn crypto_network(asset: &Asset) -> Result<Option<&'static str>, MappingError> {
+    let code = asset.as_str();
+    if FIAT.contains(&code) {
+        return Ok(None);
+    }
+    CRYPTO_NETWORKS
+        .iter()
+        .find(|(crypto, _)| *crypto == code)
+        .map(|(_, network)| Some(*network))
+        .ok_or_else(|| MappingError::Unmappable {
+            field: "crypto_network",
+            value: code.to_owned(),
+        })
+}
+
+/// The sandbox deposit mirroring sandbox test funds: fiat without a network, crypto on the
+/// network [`crypto_network`] names (an asset without one is not built).
+pub fn sandbox_deposit(
+    asset: &Asset,
+    amount: Amount,
+) -> Result<SandboxDepositRequest, MappingError> {
+    Ok(SandboxDepositRequest {
         asset: asset.as_str().to_owned(),
         amount: amount.value(),
-        crypto_network: None,
-    }
+        crypto_network: crypto_network(asset)?.map(str::to_owned),
+    })
 }
 
 /// Create Order for `order`, placed for the Paxos identity and account given.
@@ -365,4 +422,72 @@ pub fn order_progress(order: &Order) -> Option<OrderProgress> {
         amount_filled,
         average_price,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use paxos_sandbox::spec::PAXOS_V2_OPENAPI;
+    use paxos_sandbox::{rules, Operation, RequestSchemas};
+    use serde_json::Value;
+
+    use super::*;
+
+    fn deposit(asset: &str) -> Result<SandboxDepositRequest, MappingError> {
+        sandbox_deposit(&asset.parse().unwrap(), "1.5".parse().unwrap())
+    }
+
+    #[test]
+    fn a_bitcoin_deposit_names_the_bitcoin_network() {
+        let request = deposit("BTC").unwrap();
+        assert_eq!(request.crypto_network.as_deref(), Some("BITCOIN"));
+    }
+
+    #[test]
+    fn a_fiat_deposit_names_no_network() {
+        for fiat in FIAT {
+            assert_eq!(deposit(fiat).unwrap().crypto_network, None, "{fiat}");
+        }
+    }
+
+    #[test]
+    fn an_asset_without_a_known_network_is_refused_naming_the_field() {
+        let err = deposit("DOGE").unwrap_err();
+        assert_eq!(
+            err,
+            MappingError::Unmappable {
+                field: "crypto_network",
+                value: "DOGE".to_owned()
+            }
+        );
+        assert_eq!(err.to_string(), "no `crypto_network` is known for DOGE");
+    }
+
+    #[test]
+    fn every_mapped_network_is_one_the_spec_enumerates() {
+        let doc: Value = serde_json::from_str(PAXOS_V2_OPENAPI).unwrap();
+        let networks = doc["components"]["schemas"]["CryptoNetwork"]["enum"]
+            .as_array()
+            .unwrap();
+        for (asset, network) in CRYPTO_NETWORKS {
+            assert!(
+                networks.contains(&Value::from(*network)),
+                "{asset}: {network}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_mapped_deposit_passes_the_schema_and_the_sandbox_rules() {
+        let assets = FIAT
+            .iter()
+            .copied()
+            .chain(CRYPTO_NETWORKS.iter().map(|(asset, _)| *asset));
+        for asset in assets {
+            let body = serde_json::to_value(deposit(asset).unwrap()).unwrap();
+            let schema =
+                RequestSchemas::embedded().validate(Operation::CreateSandboxDeposit, &body);
+            assert_eq!(schema, Ok(()), "{asset}");
+            assert_eq!(rules::create_sandbox_deposit(&body), Vec::new(), "{asset}");
+        }
+    }
 }

@@ -93,7 +93,8 @@ async fn a_person_is_created_decided_funded_and_trades() {
     assert_eq!(account.ref_id, Some(opening.account_id.to_string()));
     let profile = account.profile_id.clone().unwrap();
 
-    let deposit = mapping::sandbox_deposit(&"USD".parse().unwrap(), "1000".parse().unwrap());
+    let deposit =
+        mapping::sandbox_deposit(&"USD".parse().unwrap(), "1000".parse().unwrap()).unwrap();
     client.sandbox_deposit(&profile, &deposit).await.unwrap();
 
     let order = OrderRequest {
@@ -143,7 +144,8 @@ async fn a_limit_order_stays_open_until_the_price_crosses() {
     let sandbox = sandbox().await;
     let client = client(&sandbox);
     let (identity, profile) = approved_account(&sandbox, &client).await;
-    let deposit = mapping::sandbox_deposit(&"USD".parse().unwrap(), "1000".parse().unwrap());
+    let deposit =
+        mapping::sandbox_deposit(&"USD".parse().unwrap(), "1000".parse().unwrap()).unwrap();
     client.sandbox_deposit(&profile, &deposit).await.unwrap();
     let order = OrderRequest {
         order_id: OrderId::new(),

@@ -136,7 +136,8 @@ async fn a_deposit_without_ref_id_is_not_repeated_after_it_may_have_taken_effect
     sandbox
         .faults()
         .fail_next_after_handling(1, StatusCode::BAD_GATEWAY);
-    let deposit = mapping::sandbox_deposit(&"USD".parse().unwrap(), "100".parse().unwrap());
+    let deposit =
+        mapping::sandbox_deposit(&"USD".parse().unwrap(), "100".parse().unwrap()).unwrap();
     let err = client
         .sandbox_deposit(&profile, &deposit)
         .await

@@ -25,7 +25,8 @@ fn assert_valid(op: Operation, body: &impl Serialize) -> Value {
         Operation::CreateIdentity => rules::create_identity(&value),
         Operation::CreateAccount => rules::create_account(&value),
         Operation::CreateOrder => rules::create_order(&value),
-        _ => Vec::new(),
+        Operation::CreateSandboxDeposit => rules::create_sandbox_deposit(&value),
+        Operation::UpdateIdentity => Vec::new(),
     };
     assert!(
         broken.is_empty(),
@@ -129,9 +130,34 @@ fn create_account_matches_the_schema() {
 
 #[test]
 fn create_sandbox_deposit_matches_the_schema() {
-    let request = mapping::sandbox_deposit(&"USD".parse().unwrap(), "10000.50".parse().unwrap());
+    let request = mapping::sandbox_deposit(&"USD".parse().unwrap(), "10000.50".parse().unwrap())
+        .expect("USD is fiat");
     let body = assert_valid(Operation::CreateSandboxDeposit, &request);
     assert_eq!(body, json!({"asset": "USD", "amount": "10000.5"}));
+}
+
+#[test]
+fn a_crypto_sandbox_deposit_names_its_network() {
+    let request = mapping::sandbox_deposit(&"BTC".parse().unwrap(), "0.5".parse().unwrap())
+        .expect("BTC has a network");
+    let body = assert_valid(Operation::CreateSandboxDeposit, &request);
+    assert_eq!(
+        body,
+        json!({"asset": "BTC", "amount": "0.5", "crypto_network": "BITCOIN"})
+    );
+}
+
+#[test]
+fn a_sandbox_deposit_of_an_asset_without_a_known_network_is_not_built() {
+    let err = mapping::sandbox_deposit(&"DOGE".parse().unwrap(), "1".parse().unwrap())
+        .expect_err("no network is known for DOGE");
+    assert_eq!(
+        err,
+        MappingError::Unmappable {
+            field: "crypto_network",
+            value: "DOGE".to_owned()
+        }
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The documented rules the OpenAPI schema does not express (its `PersonDetails` lists no required
 //! fields, for instance), checked after the schema: required fields of persons and institutions,
-//! the passthrough verification record, document number formats, order amounts.
+//! the passthrough verification record, document number formats, order amounts, the network of
+//! a sandbox deposit.
 //!
 //! Like schema violations, messages name the field, never its value.
 
@@ -222,6 +223,48 @@ pub fn create_order(body: &Value) -> Vec<Violation> {
     out
 }
 
+/// The fiat currencies of Paxos's market enumerations: deposited without a network.
+const FIAT: &[&str] = &["USD", "EUR", "SGD", "GBP", "BRL", "MXN"];
+
+/// Coins whose chain carries nothing but the coin itself: each goes only on its own network,
+/// and that network takes no other asset.
+const SINGLE_ASSET_NETWORKS: &[(&str, &str)] = &[
+    ("BTC", "BITCOIN"),
+    ("BCH", "BITCOIN_CASH"),
+    ("LTC", "LITECOIN"),
+];
+
+/// Rules of `CreateSandboxDeposit` beyond the schema: "Always specify `crypto_network` when
+/// making a crypto sandbox deposit. Omit the parameter when depositing fiat." Every asset that is
+/// not fiat counts as crypto; a network must be able to carry the asset.
+pub fn create_sandbox_deposit(body: &Value) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let Some(asset) = str_at(body, "/asset").map(str::trim) else {
+        return out;
+    };
+    let network = str_at(body, "/crypto_network");
+    let path = "/crypto_network";
+    match network {
+        Some(_) if FIAT.contains(&asset) => {
+            out.push(violation(path, "must be omitted for a fiat deposit"));
+        }
+        None if !FIAT.contains(&asset) && !asset.is_empty() => {
+            out.push(violation(path, "is required for a crypto deposit"));
+        }
+        Some(network) => {
+            let fits = match SINGLE_ASSET_NETWORKS.iter().find(|(a, _)| *a == asset) {
+                Some((_, own)) => network == *own,
+                None => !SINGLE_ASSET_NETWORKS.iter().any(|(_, n)| *n == network),
+            };
+            if !fits {
+                out.push(violation(path, "does not carry the asset"));
+            }
+        }
+        None => {}
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +284,47 @@ mod tests {
         let v = create_identity(&json!({"ref_id": "r", "person_details": {
             "cip_id": "123456789", "cip_id_type": "SSN"}}));
         assert!(v.iter().any(|v| v.path == "/person_details/cip_id"));
+    }
+
+    #[test]
+    fn a_crypto_deposit_needs_a_network_that_carries_it() {
+        let broken = |body: Value| {
+            create_sandbox_deposit(&body)
+                .into_iter()
+                .map(|v| v.message)
+                .collect::<Vec<_>>()
+        };
+        let ok: Vec<String> = Vec::new();
+        assert_eq!(
+            broken(json!({"asset": "BTC", "amount": "1"})),
+            ["is required for a crypto deposit"]
+        );
+        assert_eq!(
+            broken(json!({"asset": "BTC", "amount": "1", "crypto_network": "BITCOIN"})),
+            ok
+        );
+        assert_eq!(
+            broken(json!({"asset": "BTC", "amount": "1", "crypto_network": "ETHEREUM"})),
+            ["does not carry the asset"]
+        );
+        assert_eq!(
+            broken(json!({"asset": "PAXG", "amount": "1", "crypto_network": "LITECOIN"})),
+            ["does not carry the asset"]
+        );
+        assert_eq!(
+            broken(json!({"asset": "PYUSD", "amount": "1", "crypto_network": "SOLANA"})),
+            ok
+        );
+    }
+
+    #[test]
+    fn a_fiat_deposit_names_no_network() {
+        assert!(create_sandbox_deposit(&json!({"asset": "USD", "amount": "1"})).is_empty());
+        let v = create_sandbox_deposit(
+            &json!({"asset": "USD", "amount": "1", "crypto_network": "ETHEREUM"}),
+        );
+        assert_eq!(v[0].path, "/crypto_network");
+        assert_eq!(v[0].message, "must be omitted for a fiat deposit");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::config::{glob_match, DecisionConfig};
 use crate::problem::ApiProblem;
+use crate::rules;
 
 /// The markets of Paxos's `Market` enumeration and the length of their base asset code.
 const MARKETS: &[(&str, usize)] = &[
@@ -657,6 +658,15 @@ impl Store {
     }
 
     pub(crate) fn deposit(&mut self, profile_id: &str, body: &Value) -> Result<Value, ApiProblem> {
+        // The route checks the body against the schema only; a crypto deposit without a network
+        // fits the schema, yet Paxos refuses it.
+        let broken = rules::create_sandbox_deposit(body);
+        if !broken.is_empty() {
+            return Err(ApiProblem::violations(
+                "request body breaks the CreateSandboxDeposit rules",
+                &broken,
+            ));
+        }
         let profile = self
             .profiles
             .get_mut(profile_id)

@@ -284,6 +284,40 @@ async fn a_deposit_that_would_overflow_the_balance_is_refused_with_400() {
 }
 
 #[tokio::test]
+async fn a_crypto_deposit_needs_a_network_that_carries_the_asset() {
+    let api = Api::default().await;
+    let identity = api.approved_person("r-1", "123-45-6789").await;
+    let (_, profile) = api.account(&identity, "acc-1").await;
+    let deposit = format!("/sandbox/profiles/{profile}/deposit");
+    let refused = [
+        json!({"asset": "BTC", "amount": "1"}),
+        json!({"asset": "ETH", "amount": "1", "crypto_network": "BITCOIN"}),
+        json!({"asset": "USD", "amount": "1", "crypto_network": "ETHEREUM"}),
+    ];
+    for body in refused {
+        let (status, problem) = api.post(&deposit, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
+        assert_eq!(
+            problem["meta"]["violations"][0]["path"],
+            json!("/crypto_network"),
+            "{body}: {problem}"
+        );
+    }
+    assert_eq!(api.sandbox.stats().deposits, 0);
+    let (_, balances) = api.get(&format!("/profiles/{profile}/balances")).await;
+    assert_eq!(balances, json!({"items": []}), "nothing credited");
+
+    let (status, problem) = api
+        .post(
+            &deposit,
+            json!({"asset": "BTC", "amount": "1", "crypto_network": "BITCOIN"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{problem}");
+    assert_eq!(api.sandbox.stats().deposits, 1);
+}
+
+#[tokio::test]
 async fn orders_whose_amounts_overflow_are_refused_with_400_and_change_nothing() {
     let api = Api::default().await;
     let identity = api.approved_person("r-1", "123-45-6789").await;
@@ -301,11 +335,13 @@ async fn orders_whose_amounts_overflow_are_refused_with_400_and_change_nothing()
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
 
     // A market sell of every BTC a decimal holds: its proceeds at 60,000 USD do not fit.
-    api.post(
-        &format!("/sandbox/profiles/{profile}/deposit"),
-        json!({"asset": "BTC", "amount": MAX_AMOUNT}),
-    )
-    .await;
+    let (status, _) = api
+        .post(
+            &format!("/sandbox/profiles/{profile}/deposit"),
+            json!({"asset": "BTC", "amount": MAX_AMOUNT, "crypto_network": "BITCOIN"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (status, problem) = api
         .post(
             &orders,
