@@ -319,7 +319,7 @@ pub struct Identity {
     #[serde(default)]
     pub admin_disabled: Option<bool>,
     /// Caller labels.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: BTreeMap<String, String>,
     /// When it was created.
     #[serde(default)]
@@ -331,7 +331,7 @@ pub struct Identity {
     #[serde(default)]
     pub person_details: Option<PersonView>,
     /// Institution members, when included.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub institution_members: Vec<MemberView>,
 }
 
@@ -442,7 +442,7 @@ pub struct Account {
     #[serde(default)]
     pub description: Option<String>,
     /// Caller labels.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: BTreeMap<String, String>,
     /// Off-boarded at the integrator's request.
     #[serde(default)]
@@ -524,7 +524,10 @@ pub struct Balance {
 
 #[derive(Deserialize)]
 pub(crate) struct BalancesAnswer {
-    #[serde(default)]
+    /// `items` in Paxos's answers and the schema's properties; `balances` in the schema's
+    /// `required` list. Neither is an answer this client cannot read (not "no balances": a
+    /// deposit's ambiguity check would misjudge it).
+    #[serde(alias = "balances")]
     pub(crate) items: Vec<Balance>,
 }
 
@@ -856,6 +859,16 @@ pub struct WebhookDelivery {
 // ---------------------------------------------------------------------------------------------
 // Lenient readers
 
+/// `T::default()` for a JSON `null` as for a missing field: a null list or map of labels means
+/// none (the spec marks no response field non-nullable).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Reads an optional decimal written as a string (`"1.5"`, `".25"`, `""` = none) or a number.
 pub mod lenient_decimal {
     use std::str::FromStr;
@@ -937,6 +950,27 @@ pub mod lenient_date {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn null_labels_and_members_read_as_none() {
+        let i: Identity = serde_json::from_value(
+            json!({"id": "1", "metadata": null, "institution_members": null}),
+        )
+        .unwrap();
+        assert!(i.metadata.is_empty() && i.institution_members.is_empty());
+    }
+
+    #[test]
+    fn balances_read_under_either_name_and_not_at_all_without_one() {
+        let items: BalancesAnswer =
+            serde_json::from_value(json!({"items": [{"asset": "USD", "available": "5"}]})).unwrap();
+        let balances: BalancesAnswer =
+            serde_json::from_value(json!({"balances": [{"asset": "USD", "available": "5"}]}))
+                .unwrap();
+        assert_eq!(items.items, balances.items);
+        assert_eq!(items.items.len(), 1);
+        assert!(serde_json::from_value::<BalancesAnswer>(json!({})).is_err());
+    }
 
     #[test]
     fn an_event_without_a_type_reads_as_one_of_no_known_kind() {
