@@ -229,7 +229,8 @@ pub async fn identity(
             let name = decision.name();
             ledger
                 .record_decision(ctx, args.identity, decision, source, None)
-                .await?;
+                .await
+                .with_context(|| format!("identity {}", args.identity))?;
             let status = ledger
                 .identity(args.identity)
                 .await?
@@ -250,7 +251,10 @@ pub async fn identity(
         }
         IdentityCommand::Disable { identity } => {
             let reason = ctx_reason(ctx);
-            ledger.disable_identity(ctx, identity, reason).await?;
+            ledger
+                .disable_identity(ctx, identity, reason)
+                .await
+                .with_context(|| format!("identity {identity}"))?;
             print::ids(
                 json,
                 &[("identity_id", identity.to_string())],
@@ -309,7 +313,10 @@ pub async fn account(
             );
         }
         AccountCommand::Close { account } => {
-            ledger.close_account(ctx, account, ctx_reason(ctx)).await?;
+            ledger
+                .close_account(ctx, account, ctx_reason(ctx))
+                .await
+                .with_context(|| format!("account {account}"))?;
             print::ids(
                 json,
                 &[("account_id", account.to_string())],
@@ -349,7 +356,8 @@ pub async fn profile(
             amount,
             method,
         )
-        .await?;
+        .await
+        .with_context(|| format!("profile {profile}"))?;
     let balance = ledger
         .profile(profile)
         .await?
@@ -391,7 +399,10 @@ pub async fn order(
         time_in_force: (a.time_in_force).unwrap_or(a.order_type.default_time_in_force()),
         expires_at: a.expires_at,
     };
-    let order_id = ledger.place_order(ctx, a.profile, request).await?;
+    let order_id = ledger
+        .place_order(ctx, a.profile, request)
+        .await
+        .with_context(|| format!("profile {}", a.profile))?;
     print::ids(json, &[("order_id", order_id.to_string())], "order placed");
     Ok(())
 }

@@ -358,3 +358,37 @@ async fn an_unknown_projection_name_is_refused_with_the_names_there_are(pool: Pg
         }
     }
 }
+
+/// A command on an id the ledger does not have says which id, not only that one is missing.
+#[sqlx::test(migrations = false)]
+async fn a_command_on_an_unknown_id_names_it(pool: PgPool) {
+    let url = migrated(&pool);
+    let unknown = onboarding_ledger::domain::IdentityId::new().to_string();
+    let out = onboarding(
+        &url,
+        &[
+            "identity",
+            "decide",
+            &unknown,
+            "--decision",
+            "approved",
+            "--officer",
+            "o-1",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&unknown), "{stderr}");
+    assert!(stderr.contains("not been submitted"), "{stderr}");
+
+    let profile = onboarding_ledger::domain::ProfileId::new().to_string();
+    let out = onboarding(
+        &url,
+        &[
+            "profile", "fund", &profile, "--asset", "USD", "--amount", "10",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&profile), "{stderr}");
+}
