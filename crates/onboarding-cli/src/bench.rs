@@ -49,7 +49,7 @@ pub async fn run(database_url: Option<&str>, json: bool, args: BenchArgs) -> any
     } else {
         BenchOptions::full(url)
     }
-    .with_progress(|line| eprintln!("bench: {line}"));
+    .with_progress(|line| crate::print::errln!("bench: {line}"));
     // Ctrl-C stops the run and drops its throwaway databases (a million events take gigabytes).
     options.stop = crate::interrupted();
     options.writers = args.writers;

@@ -191,7 +191,7 @@ pub async fn projector(
                     .await
                     .map_err(|e| naming_the_projections(e, &projector, "--rebuild"))?;
                 if !json {
-                    eprintln!("{name}: emptied, replaying from position 0");
+                    crate::print::errln!("{name}: emptied, replaying from position 0");
                 }
             }
             if let Some(name) = &retry {
@@ -208,7 +208,7 @@ pub async fn projector(
                 let stopped = projector.run(crate::interrupted()).await?;
                 bars.finish();
                 for e in &stopped {
-                    eprintln!("stopped: {e}");
+                    crate::print::errln!("stopped: {e}");
                 }
                 if !stopped.is_empty() {
                     anyhow::bail!(

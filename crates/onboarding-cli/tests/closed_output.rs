@@ -1,5 +1,6 @@
 //! Every output path survives a reader that has gone (`onboarding demo | head`): the binary ends
-//! quietly with status 0 instead of panicking with "failed printing to stdout" (status 101).
+//! with its own status (0 when it succeeded) instead of panicking with "failed printing to
+//! stdout" (status 101).
 
 use std::process::{Command, Output, Stdio};
 
@@ -92,4 +93,36 @@ async fn the_read_commands_end_quietly_when_their_reader_has_gone(pool: PgPool) 
         with_url.extend(["--database-url", &url]);
         assert_quiet(&with_url, &with_stdout_closed(&with_url));
     }
+}
+
+/// A closed output must not turn a failure into success: `verify | head` on a broken chain
+/// still fails (the rest of the output is dropped, the command runs to its verdict).
+#[sqlx::test(migrations = false)]
+async fn a_broken_chain_still_fails_verify_when_its_reader_has_gone(pool: PgPool) {
+    let url = url_of(&pool);
+    let demo = Command::new(BIN)
+        .args(["demo", "--no-mirror", "--database-url", &url])
+        .output()
+        .expect("the demo runs");
+    assert!(demo.status.success());
+    let mut tx = pool.begin().await.unwrap();
+    // Past the append-only triggers, as only a superuser could.
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE events SET metadata = jsonb_set(metadata, '{actor}', '\"mallory\"')
+          WHERE event_id = (SELECT min(event_id) FROM events)",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let args = ["verify", "--database-url", &url];
+    let out = with_stdout_closed(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "the verdict stands: {stderr}");
 }

@@ -4,13 +4,14 @@
 //! time. The cursor (the last handled event's `created_at`, in microseconds) is saved after
 //! every event, so a restart resumes where it stopped.
 //!
-//! Paxos pages events by time alone, and events can share an instant (its timestamps have
-//! millisecond precision). So each page is read from the cursor's instant on
+//! Paxos pages events by time alone, and events can share an instant (nothing makes their
+//! timestamps unique). So each page is read from the cursor's instant on
 //! (`created_at.gte`), and the events this catch-up already handled at that instant are passed
 //! over: a page that ends inside an instant loses none of its other events (`created_at.gt`
 //! would skip them for good). Events seen again after a restart are ignored by the same
 //! idempotent path as webhooks. A whole page of one instant, all handled, cannot be paged past
-//! any other way: the rest of that instant is then skipped, with a warning.
+//! any other way: the rest of that instant is then skipped (`created_at.gte` the next
+//! microsecond), with a warning.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -100,12 +101,12 @@ impl EventsPoller {
             let from = (*cursor > 0)
                 .then(|| DateTime::<Utc>::from_timestamp_micros(*cursor))
                 .flatten();
-            // Past an instant means past the cursor's whole microsecond (Paxos's own timestamps
-            // are coarser; finer ones would otherwise be read again and again).
-            let end_of_micro = from.map(|t| t + chrono::TimeDelta::nanoseconds(999));
+            // Past an instant means from the cursor's next microsecond on (finer timestamps
+            // within the cursor's would otherwise be read again and again).
+            let next_micro = from.map(|t| t + chrono::TimeDelta::microseconds(1));
             let query = EventsQuery {
-                created_from: from.filter(|_| !past_instant),
-                created_after: end_of_micro.filter(|_| past_instant),
+                created_from: if past_instant { next_micro } else { from },
+                created_after: None,
                 limit: Some(PAGE),
                 event_type: None,
             };

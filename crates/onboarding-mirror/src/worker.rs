@@ -147,8 +147,8 @@ fn ctx(record: &RecordedEvent, why: &str) -> CommandContext {
 }
 
 /// Turns a Paxos failure into a step: transient or configuration problems wait (the position
-/// is retried; a 403 without a named problem counts as configuration: a missing scope),
-/// rejections of the request are permanent.
+/// is retried; a 403 for a missing scope is configuration), rejections of the request are
+/// permanent.
 fn classify(
     operation: &str,
     reference: String,
@@ -160,13 +160,8 @@ fn classify(
         PaxosError::Validation {
             status, problem, ..
         } => (*status, problem.slug().map(str::to_owned)),
-        // A named problem is a business refusal of this request; a bare 403 (`about:blank`, no
-        // problem) is how a missing scope or a misconfigured client answers: it waits, with the
-        // position, for an operator rather than rejecting the customer's request for good.
-        PaxosError::Forbidden {
-            problem_type: Some(problem_type),
-            ..
-        } => (403, Some(problem_type.clone())),
+        // A business refusal, named or not (a missing scope is `Unauthorized`: it waits).
+        PaxosError::Forbidden { problem_type, .. } => (403, problem_type.clone()),
         PaxosError::NotFound => (404, None),
         PaxosError::Rejected { status, problem } if (400..500).contains(status) => {
             (*status, problem.slug().map(str::to_owned))

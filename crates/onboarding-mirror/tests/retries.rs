@@ -49,13 +49,15 @@ async fn failures_beyond_the_retries_wait_at_their_position_and_resume(pool: PgP
     paxos_identity_id(&w, id).await;
 }
 
-/// A 403 without a named problem is how Paxos answers a client missing a scope: the request
+/// A 403 for insufficient scopes is the client's configuration, not the request: the request
 /// waits at its position for the credentials to be fixed, instead of being refused for good.
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
-async fn a_bare_403_waits_at_its_position_instead_of_rejecting_the_request(pool: PgPool) {
+async fn a_403_for_missing_scopes_waits_at_its_position_instead_of_rejecting(pool: PgPool) {
     let w = world(&pool).await;
     let id = submit_person(&w.ledger).await;
-    w.sandbox.faults().fail_next(1, StatusCode::FORBIDDEN);
+    w.sandbox
+        .faults()
+        .push(paxos_sandbox::Fault::MissingScope, 1);
     let report = w.mirror.run_once().await.expect("the pass runs");
     assert!(report.waiting.is_some(), "{report:?}");
     assert_eq!(report.checkpoint, 0);

@@ -159,13 +159,14 @@ pub enum Error {
         /// The whole problem.
         problem: Box<Problem>,
     },
-    /// 401 even after renewing the token, or the token endpoint refused the credentials: check
-    /// the client id, secret and scopes.
+    /// 401 even after renewing the token, the token endpoint refused the credentials, or a 403
+    /// `insufficient scopes` (the token lacks the operation's scope): check the client id,
+    /// secret and scopes.
     #[error("not authorized by Paxos (check the client credentials and scopes)")]
     Unauthorized,
-    /// 403: with a named problem (`problem_type`, e.g. `notional-value-too-large`,
-    /// `unavailable-market`) a business refusal of this request; without one (`about:blank`),
-    /// typically a missing scope: a configuration problem, not the request's.
+    /// 403 for a business reason, named (`problem_type`, e.g. `notional-value-too-large`,
+    /// `unavailable-market`) or not (`about:blank`, e.g. an order not in a cancellable state):
+    /// a permanent refusal of this request. (A missing scope is [`Error::Unauthorized`].)
     #[error("Paxos refused the request ({})", problem_type.as_deref().unwrap_or("forbidden"))]
     Forbidden {
         /// The problem type's slug, if it is a named problem.
@@ -259,6 +260,14 @@ impl Error {
                     });
                 Self::InsufficientFunds { meta }
             }
+            // Paxos answers a token without the operation's scope with a bare 403 whose detail
+            // says so: the client's configuration, not the request, is at fault.
+            403 if problem.slug().is_none()
+                && (problem.detail.as_deref())
+                    .is_some_and(|d| d.to_ascii_lowercase().starts_with("insufficient scope")) =>
+            {
+                Self::Unauthorized
+            }
             403 => Self::Forbidden {
                 problem_type: problem.slug().map(str::to_owned),
                 problem: Box::new(problem),
@@ -335,6 +344,25 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_403_for_missing_scopes_is_a_configuration_problem_not_a_refusal() {
+        let scopes = br#"{"type":"about:blank","title":"Forbidden","status":403,
+            "detail":"insufficient scopes: found 'a', required one of '[b]'"}"#;
+        assert!(matches!(
+            Error::from_status(403, scopes, None),
+            Error::Unauthorized
+        ));
+        let business = br#"{"type":"about:blank","title":"Forbidden","status":403,
+            "detail":"order is not in cancellable state"}"#;
+        assert!(matches!(
+            Error::from_status(403, business, None),
+            Error::Forbidden {
+                problem_type: None,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub enum Fault {
     FailAfterHandling(StatusCode),
     /// Answer 429 with this `Retry-After` (whole seconds) without handling the request.
     RateLimit(Duration),
+    /// Answer 403 `insufficient scopes` (an `about:blank` problem, as Paxos answers a token
+    /// lacking the operation's scope) without handling the request.
+    MissingScope,
     /// Handle the request, then hold the answer this long: a client whose timeout is shorter
     /// sees a timeout although the effect happened.
     DelayAfterHandling(Duration),

@@ -348,6 +348,14 @@ async fn api_layer(State(app): State<App>, request: Request, next: Next) -> Resp
         Some(Fault::RateLimit(retry_after)) => {
             ApiProblem::rate_limited(retry_after.as_secs()).into_response()
         }
+        Some(Fault::MissingScope) => ApiProblem::blank(
+            StatusCode::FORBIDDEN,
+            Some(
+                "insufficient scopes: found '', required one of '[the operation's scope]'"
+                    .to_owned(),
+            ),
+        )
+        .into_response(),
         _ if !app.authorized(request.headers()) => ApiProblem::unauthorized().into_response(),
         _ => {
             let response = next.run(request).await;
@@ -532,9 +540,9 @@ impl SandboxHandle {
     }
 
     /// Makes every event recorded from now on carry the instant `at` (never earlier than the
-    /// last event), or with `None` lets the clock run again. Paxos's `created_at` has millisecond
-    /// precision, so events of one millisecond share it; the sandbox's own are otherwise
-    /// strictly increasing, and this is how a test makes them share one.
+    /// last event), or with `None` lets the clock run again. Nothing makes Paxos's `created_at`
+    /// unique, so events can share one; the sandbox's own are otherwise strictly increasing, and
+    /// this is how a test makes them share one.
     pub fn freeze_event_clock(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
         self.app.with_store(|s| s.frozen_event_time = at);
     }
