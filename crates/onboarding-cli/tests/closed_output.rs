@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use sqlx::PgPool;
 
-use crate::demo::url_of;
+use crate::demo::{tamper, url_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_onboarding");
 
@@ -105,20 +105,12 @@ async fn a_broken_chain_still_fails_verify_when_its_reader_has_gone(pool: PgPool
         .output()
         .expect("the demo runs");
     assert!(demo.status.success());
-    let mut tx = pool.begin().await.unwrap();
-    // Past the append-only triggers, as only a superuser could.
-    sqlx::query("SET LOCAL session_replication_role = replica")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    sqlx::query(
+    tamper(
+        &pool,
         "UPDATE events SET metadata = jsonb_set(metadata, '{actor}', '\"mallory\"')
           WHERE event_id = (SELECT min(event_id) FROM events)",
     )
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
 
     let args = ["verify", "--database-url", &url];
     let out = with_stdout_closed(&args);

@@ -165,6 +165,18 @@ fn the_human_demo_output_shows_the_paxos_outcomes() {
 }
 
 /// The URL of the fresh database behind `pool`, on the server `DATABASE_URL` names.
+/// Runs `sql` past the append-only triggers, as only a superuser can (an attacker with full
+/// control of the database).
+pub async fn tamper(pool: &PgPool, sql: &str) {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 pub fn url_of(pool: &PgPool) -> String {
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for database tests");
     let name = pool
@@ -321,22 +333,14 @@ async fn verify_names_the_first_broken_stream_after_tampering(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    // Only a superuser can get past the append-only triggers, as an attacker with full control
-    // of the database would.
-    sqlx::query("SET LOCAL session_replication_role = replica")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    sqlx::query(
-        "UPDATE events SET payload = jsonb_set(payload, '{ProfileFunded,amount}', '\"99999\"')
-          WHERE aggregate_type = 'profile' AND aggregate_id = $1 AND sequence = 2",
+    tamper(
+        &pool,
+        &format!(
+            "UPDATE events SET payload = jsonb_set(payload, '{{ProfileFunded,amount}}', '\"99999\"')
+              WHERE aggregate_type = 'profile' AND aggregate_id = '{aggregate_id}' AND sequence = 2"
+        ),
     )
-    .bind(&aggregate_id)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
 
     let broken = run_with(&["verify", "--database-url", &url, "--expect", &digest_line]);
     assert!(!broken.status.success());

@@ -64,17 +64,14 @@ async fn an_order_paxos_refuses_is_recorded_and_its_hold_released(pool: PgPool) 
     let opened = open_account(&w, id).await;
     mirror_all(&w).await;
     // The ledger has funds that Paxos never received (a real deposit is not mirrored).
-    w.ledger
-        .fund_profile(
-            &ctx(),
-            opened.profile_id,
-            "wire-1".to_owned(),
-            "USD".parse().unwrap(),
-            amount("1000"),
-            onboarding_ledger::domain::FundingMethod::Deposit,
-        )
-        .await
-        .unwrap();
+    fund_with(
+        &w,
+        opened.profile_id,
+        "wire-1",
+        ("USD", "1000"),
+        onboarding_ledger::domain::FundingMethod::Deposit,
+    )
+    .await;
     let order_id = w
         .ledger
         .place_order(&ctx(), opened.profile_id, market_buy("500"))

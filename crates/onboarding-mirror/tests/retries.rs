@@ -155,17 +155,14 @@ async fn a_deposit_of_an_asset_with_no_known_network_is_refused_before_sending(p
     let id = approved_person(&w).await;
     let opened = open_account(&w, id).await;
     mirror_all(&w).await;
-    w.ledger
-        .fund_profile(
-            &ctx(),
-            opened.profile_id,
-            "fund-doge".to_owned(),
-            "DOGE".parse().expect("an asset code"),
-            amount("5"),
-            onboarding_ledger::domain::FundingMethod::SandboxTestFunds,
-        )
-        .await
-        .expect("funding is accepted");
+    fund_with(
+        &w,
+        opened.profile_id,
+        "fund-doge",
+        ("DOGE", "5"),
+        onboarding_ledger::domain::FundingMethod::SandboxTestFunds,
+    )
+    .await;
     mirror_all(&w).await;
 
     assert_eq!(w.sandbox.stats().deposits, 0);

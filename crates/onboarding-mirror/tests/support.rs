@@ -193,15 +193,33 @@ pub fn amount(text: &str) -> Amount {
 }
 
 pub async fn fund_sandbox(world: &World, profile: ProfileId, funding_id: &str, usd: &str) {
+    fund_with(
+        world,
+        profile,
+        funding_id,
+        ("USD", usd),
+        FundingMethod::SandboxTestFunds,
+    )
+    .await;
+}
+
+/// Credits `profile` with `(asset, amount)` under `funding_id` by `method`.
+pub async fn fund_with(
+    world: &World,
+    profile: ProfileId,
+    funding_id: &str,
+    (asset, how_much): (&str, &str),
+    method: FundingMethod,
+) {
     world
         .ledger
         .fund_profile(
             &ctx(),
             profile,
             funding_id.to_owned(),
-            "USD".parse().expect("USD"),
-            amount(usd),
-            FundingMethod::SandboxTestFunds,
+            asset.parse().expect("an asset code"),
+            amount(how_much),
+            method,
         )
         .await
         .expect("funding is accepted");
