@@ -228,3 +228,23 @@ async fn openings_racing_for_one_profile_leave_no_account_without_it(
     }
     pool.close().await;
 }
+
+/// An opening's paired append counts among the appends in progress (the operator's gauge of
+/// write pressure) while it is on its way.
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_paired_append_counts_as_in_progress(pool: sqlx::PgPool) {
+    let ledger = fixtures::ledger(&pool);
+    let owner = fixtures::approved_person(&ledger).await;
+    // The opening reads the owner, so its append waits for this lock on the owner's stream.
+    let mut tx = pool.begin().await.unwrap();
+    fixtures::lock_identity_stream(&mut tx, owner, false).await;
+    let ctx = fixtures::ctx();
+    let request = AccountRequest::new(owner, AccountType::Brokerage);
+    let (opened, ()) = tokio::join!(ledger.open_account(&ctx, request), async {
+        fixtures::wait_for_blocked_appends(&pool, 1).await;
+        assert_eq!(ledger.repository().appends_in_progress(), 1);
+        tx.commit().await.unwrap();
+    });
+    opened.expect("the opening goes through once the lock is released");
+    assert_eq!(ledger.repository().appends_in_progress(), 0);
+}

@@ -433,8 +433,8 @@ async fn execute(pool: &PgPool, group: &[&Prepared]) -> Result<u64, sqlx::Error>
 
 /// Appends the events of several aggregates decided by one command in one statement (see
 /// [`crate::EventRepository::append_together`]): all of them, or none. Not grouped with other
-/// appends: the commands that need it are rare.
-pub(crate) async fn append_together(pool: &PgPool, parts: &[&Prepared]) -> Result<(), StoreError> {
+/// appends (the commands that need it are rare); see [`Grouper::append_together`].
+async fn append_together(pool: &PgPool, parts: &[&Prepared]) -> Result<(), StoreError> {
     match execute(pool, parts).await {
         Ok(0) if parts.iter().any(|p| !p.sequences.is_empty()) => Err(StoreError::StaleRead),
         Ok(_) => Ok(()),
@@ -577,6 +577,15 @@ impl Grouper {
     /// How many appends are waiting for their group or in flight.
     pub(crate) fn in_progress(&self) -> usize {
         self.in_progress.load(Ordering::Relaxed)
+    }
+
+    /// Appends `parts` together in a statement of their own (not grouped), holding one of the
+    /// slots like any statement and counted among [`in_progress`](Self::in_progress).
+    pub(crate) async fn append_together(&self, parts: &[&Prepared]) -> Result<(), StoreError> {
+        let _in_progress = Counted::new(self.in_progress.clone());
+        let _slot = (self.slots.clone().acquire_owned().await)
+            .map_err(|_| StoreError::Database("the append slots are closed".to_owned()))?;
+        append_together(&self.pool, parts).await
     }
 
     /// Appends `p` in the next group and returns its own outcome.

@@ -10,7 +10,7 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::append::{self, Batch, Grouper, Prepared};
+use crate::append::{Batch, Grouper, Prepared};
 use crate::crypto::{KeyProvider, MasterKey};
 use crate::error::StoreError;
 use crate::log::RecordedEvent;
@@ -150,10 +150,10 @@ impl EventRepository {
                 events.extend(self.vault.seal_events(&b.events).await?);
                 Ok(m.persist::<A>(&events, None).await?)
             }
-            Backend::Postgres { waker, log, .. } => {
+            Backend::Postgres { waker, appends, .. } => {
                 let first = Prepared::new(A::TYPE, a, self.vault.seal_with_fresh_key(&a.events)?)?;
                 let second = Prepared::new(B::TYPE, b, self.vault.seal_with_fresh_key(&b.events)?)?;
-                append::append_together(log.pool(), &[&first, &second]).await?;
+                appends.append_together(&[&first, &second]).await?;
                 waker.wake();
                 Ok(())
             }

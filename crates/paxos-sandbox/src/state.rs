@@ -530,9 +530,10 @@ impl Store {
         if named(&rules.deny_names) || rules.deny_cip_ids.iter().any(|p| glob_match(p, cip)) {
             Some(SandboxDecision::Deny)
         } else if r.kind == "PERSON" && named(&rules.documents_required_names) {
+            // Kinds of the webhooks spec's `required_documents`.
             Some(SandboxDecision::RequireDocuments(vec![
-                "PROOF_OF_RESIDENCY".to_owned(),
-                "PROOF_OF_FUNDS".to_owned(),
+                "PROOF_OF_ADDRESS".to_owned(),
+                "BANK_STATEMENT".to_owned(),
             ]))
         } else {
             Some(SandboxDecision::Approve)
