@@ -10,7 +10,7 @@
 //!   does on a shared database.
 //! - [`WebhookReceiver`] ([`webhook`]): an `axum` router for Paxos webhooks, authenticated by
 //!   a configured header compared in constant time; it answers at once and records decisions
-//!   fetched from `GET /events/{id}` in the background.
+//!   fetched from `GET /events/{id}` in the background (test deliveries are acknowledged only).
 //! - [`EventsPoller`] ([`poller`]): applies Paxos's events in Paxos's order: those whose
 //!   webhooks were lost, and those a webhook delivered out of order (left to it as
 //!   [`Handled::Superseded`]).

@@ -1,12 +1,12 @@
 //! The events poller: applies Paxos events in Paxos's order, those whose webhooks were lost
 //! (downtime, dropped deliveries) and those a webhook delivered out of order and left to it
-//! ([`Handled::Superseded`](crate::Handled::Superseded)), with `GET /events`, ascending, 100 at a
+//! ([`Handled::Superseded`]), with `GET /events`, ascending, 100 at a
 //! time. The cursor (the last handled event's `created_at`, in microseconds) is saved after
 //! every event, so a restart resumes where it stopped.
 //!
 //! Paxos pages events by time alone, and events can share an instant (nothing makes their
 //! timestamps unique). So each page is read from the cursor's instant on
-//! (`created_at.gte`), and the events this catch-up already handled at that instant are passed
+//! (`created_at.gte`), and the events this process already handled at that instant are passed
 //! over: a page that ends inside an instant loses none of its other events (`created_at.gt`
 //! would skip them for good). Events seen again after a restart are ignored by the same
 //! idempotent path as webhooks. A whole page of one instant, all handled, cannot be paged past

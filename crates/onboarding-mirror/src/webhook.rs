@@ -3,6 +3,8 @@
 //! the configured header in constant time, answers at once, and a background task fetches the
 //! event from Paxos and records what that returns ([`DecisionRecorder`]). Deliveries repeat
 //! and arrive out of order: an event id already handled or queued is answered 200 and dropped.
+//! A test delivery (`is_test`, sent to check the endpoint) is answered 200, counted
+//! ([`ReceiverStats::tests`]) and never fetched.
 //!
 //! Memory is bounded: at most [`QUEUE_CAPACITY`] events wait to be fetched (a delivery beyond
 //! that is answered 503, and Paxos delivers it again later), and the recorder remembers a

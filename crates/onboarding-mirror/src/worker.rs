@@ -224,13 +224,13 @@ fn grew_by(before: Decimal, after: Decimal, amount: Decimal) -> Option<bool> {
     after.checked_sub(before).map(|grown| grown >= amount)
 }
 
-/// Paxos ids of ledger identities, or which are missing and whether any of those was refused.
 /// Identity ids as people read them, comma separated.
 fn listed(ids: &[IdentityId]) -> String {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     ids.join(", ")
 }
 
+/// Paxos ids of ledger identities, or which are missing and whether any of those was refused.
 enum Resolved {
     Ids(BTreeMap<IdentityId, String>),
     Missing {

@@ -363,8 +363,8 @@ impl Store {
     fn record_event(&mut self, event_type: &str, object_type: &str, object: Value) -> EventRecord {
         let last = self.events.last().map(|e| e.created_at);
         let created_at = match self.frozen_event_time {
-            // Events sharing an instant, as Paxos's millisecond timestamps make them (never
-            // before the last event: the list stays ascending).
+            // Events sharing an instant, as Paxos's timestamps allow (never before the last
+            // event: the list stays ascending).
             Some(frozen) => last.map_or(frozen, |l| l.max(frozen)),
             // Otherwise strictly increasing.
             None => {
