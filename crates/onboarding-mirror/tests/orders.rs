@@ -209,3 +209,66 @@ async fn a_new_worker_resumes_polling_an_open_order_and_mirrors_nothing_twice(po
     .count();
     assert_eq!(mirrored, 2, "one deposit, one order");
 }
+
+/// A stop loss (a STOP_MARKET sell) is sent with its stop price, rests at Paxos until the price
+/// falls to its stop, then fills at the market price and settles in the ledger.
+#[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
+async fn a_stop_loss_rests_until_the_price_falls_to_its_stop_then_settles(pool: PgPool) {
+    use onboarding_ledger::domain::vocab::{OrderSide, OrderType, TimeInForce};
+    use onboarding_ledger::domain::{FundingMethod, OrderId, OrderRequest};
+
+    let w = world(&pool).await;
+    let id = approved_person(&w).await;
+    let opened = open_account(&w, id).await;
+    fund_with(
+        &w,
+        opened.profile_id,
+        "btc-1",
+        ("BTC", "1"),
+        FundingMethod::SandboxTestFunds,
+    )
+    .await;
+    let stop_loss = OrderRequest {
+        order_id: OrderId::new(),
+        side: OrderSide::Sell,
+        market: "BTCUSD".parse().expect("a market"),
+        order_type: OrderType::StopMarket,
+        base_amount: Some(amount("0.25")),
+        quote_amount: None,
+        price: None,
+        stop_price: Some(amount("45000")),
+        time_in_force: TimeInForce::Gtc,
+        expires_at: None,
+    };
+    let order_id = w
+        .ledger
+        .place_order(&ctx(), opened.profile_id, stop_loss)
+        .await
+        .expect("placed");
+
+    // The market (60000) is above the stop: Paxos keeps it open.
+    assert_eq!(mirror_all(&w).await.open_orders, 1);
+    let sent: Vec<_> = (w.sandbox.requests().into_iter())
+        .filter(|r| r.method == "POST" && r.path.ends_with("/orders"))
+        .collect();
+    assert_eq!(sent.len(), 1);
+    let body = sent[0].body.as_ref().expect("a body");
+    assert_eq!(
+        (&body["type"], &body["stop_price"]),
+        (
+            &serde_json::json!("STOP_MARKET"),
+            &serde_json::json!("45000")
+        )
+    );
+
+    w.sandbox.set_price("BTCUSD", dec!(44000));
+    assert_eq!(mirror_all(&w).await.open_orders, 0);
+    let profile = w.ledger.profile(opened.profile_id).await.unwrap().unwrap();
+    let closed = &profile.closed_orders()[&order_id];
+    assert_eq!(closed.outcome.as_str(), "FILLED");
+    assert_eq!(closed.filled_base, amount("0.25"));
+    let usd = profile.balance(&"USD".parse().unwrap());
+    let btc = profile.balance(&"BTC".parse().unwrap());
+    assert_eq!(usd.available, amount("11000"), "0.25 BTC at 44000");
+    assert_eq!((btc.available, btc.held), (amount("0.75"), amount("0")));
+}

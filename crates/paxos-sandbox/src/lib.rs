@@ -15,7 +15,9 @@
 //!   or ask for documents by name or `cip_id` pattern), recorded as `identity.*` events and
 //!   delivered as webhooks (`{id, type, source, time, object}`) with a configured header.
 //! - **Orders** fill at configurable market prices; limit orders fill when the price crosses;
-//!   a buy or sell beyond the available balance answers 403 `insufficient-funds`.
+//!   stop orders (sells only, as Paxos supports) rest until the price falls to their stop, then
+//!   work as market or limit orders; a buy or sell beyond the available balance answers 403
+//!   `insufficient-funds`.
 //! - **Faults** ([`Faults`]) are injected at run time: latency, failures before or after the
 //!   request took effect, 429s, delayed answers, dropped webhooks, expired tokens.
 //!

@@ -205,10 +205,19 @@ pub fn create_order(body: &Value) -> Vec<Violation> {
             needs(&mut out, "quote_amount", "is required for market buys");
         }
         Some("MARKET") => needs(&mut out, "base_amount", "is required for market sells"),
-        Some("STOP_MARKET" | "STOP_LIMIT") => out.push(violation(
-            "/type",
-            "stop orders are not supported by the sandbox",
-        )),
+        Some(kind @ ("STOP_MARKET" | "STOP_LIMIT")) => {
+            needs(&mut out, "base_amount", "is required for stop orders");
+            needs(&mut out, "stop_price", "is required for stop orders");
+            if kind == "STOP_LIMIT" {
+                needs(&mut out, "price", "is required for stop limit orders");
+            }
+            if side == Some("BUY") {
+                out.push(violation(
+                    "/side",
+                    "only sell stop loss orders are supported",
+                ));
+            }
+        }
         _ => {}
     }
     if present(body, "/identity_id") != present(body, "/identity_account_id") {

@@ -194,6 +194,10 @@ struct OrderRecord {
     base_amount: Option<Decimal>,
     quote_amount: Option<Decimal>,
     price: Option<Decimal>,
+    /// A stop order's trigger: it rests until the market price falls to it (sells only).
+    stop_price: Option<Decimal>,
+    /// Whether a stop order has been triggered (it then works as a market or limit order).
+    triggered: bool,
     amount_filled: Decimal,
     vwap: Decimal,
     time_in_force: String,
@@ -207,6 +211,25 @@ struct OrderRecord {
 }
 
 impl OrderRecord {
+    /// The price `self` fills at with the market at `market`, or `None` while it must rest: a
+    /// market order (or a triggered stop market) at the market price, a limit (or a triggered
+    /// stop limit) at its limit once the market crosses it.
+    fn fill_price(&self, market: Decimal) -> Option<Decimal> {
+        if !self.triggered {
+            return None;
+        }
+        if self.order_type == "MARKET" || self.order_type == "STOP_MARKET" {
+            return Some(market);
+        }
+        let limit = self.price?;
+        let crosses = if self.side == "BUY" {
+            market <= limit
+        } else {
+            market >= limit
+        };
+        crosses.then_some(limit)
+    }
+
     fn to_json(&self) -> Value {
         let amount = |d: Option<Decimal>| d.map(|d| d.normalize().to_string()).unwrap_or_default();
         let mut out = json!({
@@ -228,6 +251,9 @@ impl OrderRecord {
         });
         if let Some(r) = &self.ref_id {
             out["ref_id"] = json!(r);
+        }
+        if let Some(stop) = self.stop_price {
+            out["stop_price"] = json!(stop.normalize().to_string());
         }
         if let (Some(i), Some(a)) = (&self.identity_id, &self.identity_account_id) {
             out["identity_id"] = json!(i);
@@ -790,10 +816,12 @@ impl Store {
         let base_amount = parse_decimal(body.get("base_amount"));
         let quote_amount = parse_decimal(body.get("quote_amount"));
         let limit_price = parse_decimal(body.get("price"));
+        let stop_price = parse_decimal(body.get("stop_price"));
         for (field, v) in [
             ("base_amount", base_amount),
             ("quote_amount", quote_amount),
             ("price", limit_price),
+            ("stop_price", stop_price),
         ] {
             if body.get(field).is_some() && v.is_none_or(|v| v <= Decimal::ZERO) {
                 return Err(ApiProblem::bad_request(format!(
@@ -851,6 +879,8 @@ impl Store {
             base_amount,
             quote_amount,
             price: limit_price,
+            stop_price,
+            triggered: false,
             amount_filled: Decimal::ZERO,
             vwap: Decimal::ZERO,
             time_in_force: body["time_in_force"].as_str().unwrap_or("GTC").to_owned(),
@@ -872,20 +902,9 @@ impl Store {
             .checked_add(needed)
             .ok_or_else(|| too_large("the amount to hold"))?;
         order.hold = Some((need_asset, needed));
-        let crosses = is_market
-            || limit_price.is_some_and(|p| {
-                if buy {
-                    market_price <= p
-                } else {
-                    market_price >= p
-                }
-            });
-        if crosses {
-            let fill_price = if is_market {
-                market_price
-            } else {
-                limit_price.unwrap_or(market_price)
-            };
+        // A stop (loss) order, a sell, works only once the price has fallen to its stop.
+        order.triggered = stop_price.is_none_or(|stop| market_price <= stop);
+        if let Some(fill_price) = order.fill_price(market_price) {
             fill(
                 &mut draft,
                 &mut order,
@@ -941,7 +960,8 @@ impl Store {
         Ok(json!({}))
     }
 
-    /// Sets a market's price and fills the open limit orders it crosses.
+    /// Sets a market's price: triggers the open stop orders it reaches and fills the open
+    /// orders it crosses.
     pub(crate) fn set_price(&mut self, market: &str, price: Decimal) {
         self.prices.insert(market.to_owned(), price);
         let Some((base, quote)) = market_assets(market) else {
@@ -951,14 +971,14 @@ impl Store {
             if order.status != "OPEN" || order.market != market {
                 continue;
             }
-            let Some(limit) = order.price else { continue };
-            let crosses = if order.side == "BUY" {
-                price <= limit
-            } else {
-                price >= limit
+            if order.stop_price.is_some_and(|stop| price <= stop) {
+                order.triggered = true;
+            }
+            let Some(fill_price) = order.fill_price(price) else {
+                continue;
             };
-            if let (true, Some(profile)) = (crosses, self.profiles.get_mut(&order.profile_id)) {
-                if fill(profile, order, limit, &base, &quote).is_none() {
+            if let Some(profile) = self.profiles.get_mut(&order.profile_id) {
+                if fill(profile, order, fill_price, &base, &quote).is_none() {
                     // Nothing was changed: the order stays open, as at a price that missed it.
                     tracing::warn!(order = %order.id, "fill amounts overflow; order left open");
                 }

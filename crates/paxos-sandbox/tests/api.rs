@@ -260,6 +260,89 @@ async fn open_limit_orders_hold_funds_and_can_be_cancelled() {
     assert_eq!(balances["items"][0]["available"], json!("1000"));
 }
 
+/// A BTCUSD sell of `profile` with `ref_id` and the rest of `body`; the order as answered.
+async fn sell(api: &Api, profile: &str, ref_id: &str, mut body: Value) -> (StatusCode, Value) {
+    body["ref_id"] = json!(ref_id);
+    body["side"] = json!("SELL");
+    body["market"] = json!("BTCUSD");
+    api.send("POST", &format!("/profiles/{profile}/orders"), Some(body))
+        .await
+}
+
+/// An order's status and average price.
+async fn progress(api: &Api, profile: &str, order: &Value) -> (Value, Value) {
+    let id = order["id"].as_str().unwrap();
+    let (_, o) = api.get(&format!("/profiles/{profile}/orders/{id}")).await;
+    (
+        o["status"].clone(),
+        o["volume_weighted_average_price"].clone(),
+    )
+}
+
+/// Stop (loss) orders are sells that rest, holding their base, until the price falls to their
+/// stop: a stop market then fills at the market price, a stop limit at its limit once crossed.
+#[tokio::test]
+async fn stop_orders_rest_until_the_price_falls_to_their_stop() {
+    let api = Api::default().await;
+    let identity = api.approved_person("r-1", "123-45-6789").await;
+    let (_, profile) = api.account(&identity, "acc-1").await;
+    api.post(
+        &format!("/sandbox/profiles/{profile}/deposit"),
+        json!({"asset": "BTC", "amount": "1", "crypto_network": "BITCOIN"}),
+    )
+    .await;
+    api.sandbox.set_price("BTCUSD", dec!(50000));
+    let (_, stop_market) = sell(
+        &api,
+        &profile,
+        "s-1",
+        json!({"type": "STOP_MARKET", "base_amount": "0.25", "stop_price": "45000"}),
+    )
+    .await;
+    let (_, stop_limit) = sell(
+        &api,
+        &profile,
+        "s-2",
+        json!({"type": "STOP_LIMIT", "base_amount": "0.25", "stop_price": "45000",
+               "price": "44000"}),
+    )
+    .await;
+    assert_eq!(stop_market["status"], json!("OPEN"));
+    assert_eq!(stop_market["stop_price"], json!("45000"));
+    assert_eq!(stop_limit["status"], json!("OPEN"));
+    let (_, balances) = api
+        .get(&format!("/profiles/{profile}/balances?assets=BTC"))
+        .await;
+    assert_eq!(balances["items"][0]["trading"], json!("0.5"));
+
+    // Above the stop: nothing. At 43,000 both are triggered: the stop market fills there, the
+    // stop limit (a sell at 44,000 or better) waits; at 44,500 it fills at its limit.
+    api.sandbox.set_price("BTCUSD", dec!(46000));
+    assert_eq!(
+        progress(&api, &profile, &stop_market).await.0,
+        json!("OPEN")
+    );
+    api.sandbox.set_price("BTCUSD", dec!(43000));
+    assert_eq!(
+        progress(&api, &profile, &stop_market).await,
+        (json!("FILLED"), json!("43000.00000000"))
+    );
+    assert_eq!(progress(&api, &profile, &stop_limit).await.0, json!("OPEN"));
+    api.sandbox.set_price("BTCUSD", dec!(44500));
+    assert_eq!(
+        progress(&api, &profile, &stop_limit).await,
+        (json!("FILLED"), json!("44000.00000000"))
+    );
+
+    // Stop buys are not supported.
+    let buy = json!({"ref_id": "s-3", "side": "BUY", "market": "BTCUSD", "type": "STOP_MARKET",
+                     "base_amount": "0.1", "stop_price": "45000"});
+    let (code, refused) = api
+        .send("POST", &format!("/profiles/{profile}/orders"), Some(buy))
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{refused}");
+}
+
 /// The largest amount a `Decimal` holds.
 const MAX_AMOUNT: &str = "79228162514264337593543950335";
 
