@@ -62,6 +62,21 @@ fn approved_person(url: &str) -> String {
     identity
 }
 
+/// `payload #> path` of the one `event_type` event of aggregate `aggregate_id` (JSON null when
+/// the path is absent).
+async fn stored(pool: &PgPool, aggregate_id: &str, event_type: &str, path: &str) -> Value {
+    let (value,): (Option<Value>,) = sqlx::query_as(
+        "SELECT payload #> $3::text[] FROM events WHERE aggregate_id = $1 AND event_type = $2",
+    )
+    .bind(aggregate_id)
+    .bind(event_type)
+    .bind(path)
+    .fetch_one(pool)
+    .await
+    .unwrap_or_else(|e| panic!("one {event_type} event: {e}"));
+    value.unwrap_or(Value::Null)
+}
+
 fn field(value: &Value, name: &str) -> String {
     value[name]
         .as_str()
@@ -140,14 +155,8 @@ async fn closing_an_account_prints_its_id_and_a_second_close_is_refused(pool: Pg
         String::from_utf8_lossy(&closed.stdout).trim(),
         format!("account closed: account_id {account}")
     );
-    let (reason,): (Option<String>,) = sqlx::query_as(
-        "SELECT payload #>> '{AccountClosed,reason}' FROM events
-          WHERE aggregate_id = $1 AND event_type = 'AccountClosed'",
-    )
-    .bind(&account)
-    .fetch_one(&pool)
-    .await
-    .expect("one AccountClosed event");
+    let reason = stored(&pool, &account, "AccountClosed", "{AccountClosed,reason}").await;
+    let reason = reason.as_str().map(str::to_owned);
     assert!(
         reason.is_some_and(|r| !r.is_empty()),
         "a default reason is recorded"
@@ -297,14 +306,13 @@ async fn documents_required_records_every_document_asked_for(pool: PgPool) {
         ],
     ));
     assert_eq!(field(&decided, "status"), "PENDING");
-    let (documents,): (Value,) = sqlx::query_as(
-        "SELECT payload #> '{DecisionRecorded,decision,documents}' FROM events
-          WHERE aggregate_id = $1 AND event_type = 'DecisionRecorded'",
+    let documents = stored(
+        &pool,
+        &identity,
+        "DecisionRecorded",
+        "{DecisionRecorded,decision,documents}",
     )
-    .bind(&identity)
-    .fetch_one(&pool)
-    .await
-    .expect("one DecisionRecorded event");
+    .await;
     assert_eq!(
         documents,
         serde_json::json!(["PROOF_OF_ADDRESS", "BANK_STATEMENT"])

@@ -60,9 +60,7 @@ async fn a_cip_id_taken_at_paxos_is_recorded_as_a_rejection(pool: PgPool) {
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn an_order_paxos_refuses_is_recorded_and_its_hold_released(pool: PgPool) {
     let w = world(&pool).await;
-    let id = approved_person(&w).await;
-    let opened = open_account(&w, id).await;
-    mirror_all(&w).await;
+    let (_, opened) = mirrored_account(&w).await;
     // The ledger has funds that Paxos never received (a real deposit is not mirrored).
     fund_with(
         &w,

@@ -71,9 +71,7 @@ async fn a_403_for_missing_scopes_waits_at_its_position_instead_of_rejecting(poo
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn a_timed_out_deposit_that_took_effect_is_not_repeated(pool: PgPool) {
     let w = world(&pool).await;
-    let id = approved_person(&w).await;
-    let opened = open_account(&w, id).await;
-    mirror_all(&w).await;
+    let (_, opened) = mirrored_account(&w).await;
     fund_sandbox(&w, opened.profile_id, "fund-slow", "700").await;
 
     // A mirror whose client gives up after 300 ms; the sandbox deposits, then answers late.
@@ -108,9 +106,7 @@ async fn a_timed_out_deposit_that_took_effect_is_not_repeated(pool: PgPool) {
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn a_deposit_waits_when_the_paxos_balance_is_too_large_to_add_up(pool: PgPool) {
     let w = world(&pool).await;
-    let id = approved_person(&w).await;
-    let opened = open_account(&w, id).await;
-    mirror_all(&w).await;
+    let (id, opened) = mirrored_account(&w).await;
     let paxos_identity = paxos_identity_id(&w, id).await;
     let account = w.ledger.account(opened.account_id).await.unwrap();
     let (paxos_account, paxos_profile) = account.paxos_ids().expect("linked");
@@ -152,9 +148,7 @@ async fn a_deposit_waits_when_the_paxos_balance_is_too_large_to_add_up(pool: PgP
 #[sqlx::test(migrator = "onboarding_store::postgres::MIGRATOR")]
 async fn a_deposit_of_an_asset_with_no_known_network_is_refused_before_sending(pool: PgPool) {
     let w = world(&pool).await;
-    let id = approved_person(&w).await;
-    let opened = open_account(&w, id).await;
-    mirror_all(&w).await;
+    let (_, opened) = mirrored_account(&w).await;
     fund_with(
         &w,
         opened.profile_id,

@@ -279,6 +279,14 @@ pub fn limit_buy(base: &str, price: &str) -> OrderRequest {
 
 /// An approved person with a mirrored account whose profile holds `usd` of sandbox funds, at
 /// Paxos and in the ledger.
+/// An approved person's account, opened and mirrored (owner, account and profile at Paxos).
+pub async fn mirrored_account(world: &World) -> (IdentityId, OpenedAccount) {
+    let id = approved_person(world).await;
+    let opened = open_account(world, id).await;
+    mirror_all(world).await;
+    (id, opened)
+}
+
 pub async fn funded_account(world: &World, usd: &str) -> (IdentityId, OpenedAccount) {
     let id = approved_person(world).await;
     let opened = open_account(world, id).await;
